@@ -1,0 +1,119 @@
+"""Drift between a reference and current data, behind one interface with two engines.
+
+``evidently`` calls evidently (the reference implementation; it also renders HTML
+reports); ``fast`` is a vectorised re-implementation of the same tests, proven equal.
+
+Example:
+    >>> from modelmedic.drift import compare
+    >>> result = compare(reference, current, numerical=["temp"], categorical=["season"])
+    >>> result.to_dict()["dataset"]["drifted"]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from modelmedic.drift.base import (
+    ENGINES,
+    STATTESTS,
+    ColumnDrift,
+    DriftEngine,
+    DriftOptions,
+    DriftResult,
+    StatTest,
+    insufficient_data,
+    is_drifted,
+    register_engine,
+    require_columns,
+    stattest,
+)
+from modelmedic.errors import ConfigError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "ENGINES",
+    "STATTESTS",
+    "ColumnDrift",
+    "DriftEngine",
+    "DriftOptions",
+    "DriftResult",
+    "StatTest",
+    "compare",
+    "get_engine",
+    "infer_columns",
+    "insufficient_data",
+    "is_drifted",
+    "register_engine",
+    "require_columns",
+    "stattest",
+]
+
+ENGINE_MODULES = {"evidently": "modelmedic.drift.evidently_engine", "fast": "modelmedic.drift.fast"}
+
+
+def get_engine(name: str, options: DriftOptions) -> DriftEngine:
+    """Return an unfitted engine called ``name`` (``fast`` or ``evidently``).
+
+    Engines are imported on first use (evidently costs seconds to import).
+
+    Raises:
+        ConfigError: for an unknown engine name.
+    """
+    import importlib
+
+    if name not in ENGINE_MODULES:
+        raise ConfigError(f"unknown drift engine '{name}'; choose one of: {', '.join(ENGINE_MODULES)}")
+    importlib.import_module(ENGINE_MODULES[name])
+    return ENGINES[name](options)
+
+
+def infer_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Split columns into numerical and categorical by dtype (numbers vs everything else)."""
+    import pandas as pd
+
+    numerical = [
+        c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
+    ]
+    categorical = [c for c in frame.columns if c not in numerical]
+    return numerical, categorical
+
+
+def compare(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    numerical: Sequence[str] | None = None,
+    categorical: Sequence[str] | None = None,
+    *,
+    stattest: str | None = None,
+    threshold: float | None = None,
+    per_column_stattest: Mapping[str, str] | None = None,
+    per_column_threshold: Mapping[str, float] | None = None,
+    drift_share: float = 0.5,
+    engine: str = "fast",
+) -> DriftResult:
+    """Compare ``current`` with ``reference`` column by column.
+
+    Columns not named are inferred from the reference's dtypes (when neither list is given).
+
+    Returns:
+        A :class:`DriftResult` with one :class:`ColumnDrift` per column.
+
+    Raises:
+        ConfigError: for unknown tests, engines or bad thresholds.
+        DriftError: when the data lack a named column.
+    """
+    if numerical is None and categorical is None:
+        numerical, categorical = infer_columns(reference)
+    options = DriftOptions(
+        numerical=tuple(numerical or ()),
+        categorical=tuple(categorical or ()),
+        stattest=stattest,
+        threshold=threshold,
+        per_column_stattest=dict(per_column_stattest or {}),
+        per_column_threshold=dict(per_column_threshold or {}),
+        drift_share=drift_share,
+    )
+    return get_engine(engine, options).fit(reference).calculate(current)

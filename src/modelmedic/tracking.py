@@ -1,0 +1,246 @@
+"""Everything MLflow: the store, experiments, batched logging, models and the registry.
+
+Logging goes through :func:`log_values` / :func:`log_series`, which send a run's values in
+as few ``log_batch`` calls as MLflow's limits allow (call-by-call logging is an order of
+magnitude slower, over HTTP even more).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import warnings
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from modelmedic.config import Settings, get_settings
+from modelmedic.errors import ModelNotFoundError, TrackingError
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from mlflow import MlflowClient
+
+CHAMPION = "champion"
+# MLflow's limits for one log_batch call
+_MAX_METRICS, _MAX_PARAMS, _MAX_TAGS, _MAX_ENTITIES = 1000, 100, 100, 1000
+_KEY_BAD = re.compile(r"[^0-9A-Za-z_\-. /:]")
+# Model classes we trust when MLflow saves scikit-learn models with skops.
+_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+_TRUSTED_EXACT = frozenset({"functools.partial"})  # scikit-learn's gradient boosting holds one
+
+
+def metric_key(*parts: str) -> str:
+    """Join ``parts`` with ``/`` into a valid MLflow key (other characters become ``_``)."""
+    return "/".join(_KEY_BAD.sub("_", str(p)) for p in parts if p != "")
+
+
+def configure(settings: Settings | None = None) -> str:
+    """Point MLflow at the configured store and return its URI.
+
+    With no ``MLFLOW_TRACKING_URI`` the store is ``mlflow.db`` in the home folder, which
+    is created here (not at import).
+    """
+    import mlflow
+
+    settings = settings or get_settings()
+    if not settings.tracking_uri:
+        settings.ensure_home()
+    uri = settings.resolved_tracking_uri
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return uri
+
+
+def client(settings: Settings | None = None) -> MlflowClient:
+    """Return an ``MlflowClient`` on the configured store."""
+    from mlflow import MlflowClient
+
+    uri = configure(settings)
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def experiment_id(name: str, settings: Settings | None = None) -> str:
+    """Return the id of experiment ``name``, creating it if needed (safe to repeat).
+
+    Experiments created in the default local store keep their artifacts in the home folder.
+
+    Raises:
+        TrackingError: when the store cannot be reached.
+    """
+    from mlflow.exceptions import MlflowException
+
+    settings = settings or get_settings()
+    mlflow_client = client(settings)
+    try:
+        found = mlflow_client.get_experiment_by_name(name)
+        if found is not None:
+            if found.lifecycle_stage == "deleted":
+                mlflow_client.restore_experiment(found.experiment_id)
+            return found.experiment_id
+        location = None if settings.tracking_uri else settings.artifact_root.as_uri()
+        try:
+            return mlflow_client.create_experiment(name, artifact_location=location)
+        except MlflowException:  # created meanwhile by another process
+            found = mlflow_client.get_experiment_by_name(name)
+            if found is None:
+                raise
+            return found.experiment_id
+    except MlflowException as exc:
+        raise TrackingError(f"MLflow store {settings.resolved_tracking_uri} refused: {exc.message}") from None
+    except OSError as exc:
+        raise TrackingError(f"cannot reach MLflow store {settings.resolved_tracking_uri}: {exc}") from None
+
+
+def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+def log_values(
+    mlflow_client: MlflowClient,
+    run_id: str,
+    metrics: Mapping[str, float] | None = None,
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+    *,
+    step: int = 0,
+    timestamp_ms: int | None = None,
+) -> None:
+    """Log a run's metrics, params and tags in as few ``log_batch`` calls as possible.
+
+    NaN and infinite metrics are skipped (MLflow stores them, but charts break on them).
+    """
+    series = [(step, timestamp_ms, metrics or {})]
+    log_series(mlflow_client, run_id, series, params=params, tags=tags)
+
+
+def log_series(
+    mlflow_client: MlflowClient,
+    run_id: str,
+    series: Iterable[tuple[int, int | None, Mapping[str, float]]],
+    params: Mapping[str, Any] | None = None,
+    tags: Mapping[str, Any] | None = None,
+) -> None:
+    """Log metric series (``(step, timestamp_ms, {key: value})`` per point) in batches."""
+    import math
+
+    from mlflow.entities import Metric, Param, RunTag
+
+    now = int(time.time() * 1000)
+    metric_list = [
+        Metric(key, float(value), ts if ts is not None else now, step)
+        for step, ts, values in series
+        for key, value in values.items()
+        if value is not None and math.isfinite(float(value))
+    ]
+    param_list = [Param(k, str(v)[:6000]) for k, v in (params or {}).items()]
+    tag_list = [RunTag(k, str(v)) for k, v in (tags or {}).items()]
+    while metric_list or param_list or tag_list:
+        p, param_list = param_list[:_MAX_PARAMS], param_list[_MAX_PARAMS:]
+        t, tag_list = tag_list[:_MAX_TAGS], tag_list[_MAX_TAGS:]
+        room = min(_MAX_METRICS, _MAX_ENTITIES - len(p) - len(t))
+        m, metric_list = metric_list[:room], metric_list[room:]
+        mlflow_client.log_batch(run_id, metrics=m, params=p, tags=t)
+
+
+def trusted_types(model: Any) -> list[str]:
+    """The types skops must be told to trust to save ``model``.
+
+    Only classes from scikit-learn, numpy and scipy are trusted; MLflow saves
+    scikit-learn models with skops, which refuses tree models unless told.
+
+    Raises:
+        TrackingError: when the model holds a type from elsewhere (save it another way).
+    """
+    import skops.io
+
+    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    foreign = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES) and t not in _TRUSTED_EXACT]
+    if foreign:
+        raise TrackingError(f"the model holds types modelmedic does not trust for skops: {', '.join(foreign)}")
+    return list(untrusted)
+
+
+def log_model(model: Any, input_example: pd.DataFrame, name: str = "model") -> Any:
+    """Log a scikit-learn ``model`` to the active run with signature and input example.
+
+    Returns the ``ModelInfo``; the model is saved with skops (the safe format), trusting
+    exactly the scikit-learn/numpy types it holds.
+    """
+    import mlflow
+    import mlflow.sklearn
+    from mlflow.models import infer_signature
+
+    example = input_example.head(5)
+    with warnings.catch_warnings():
+        # MLflow hints that integer columns cannot hold NaN: the features never do.
+        warnings.simplefilter("ignore", UserWarning)
+        signature = infer_signature(example, model.predict(example))
+        return mlflow.sklearn.log_model(
+            model,
+            name=name,
+            signature=signature,
+            input_example=example,
+            serialization_format="skops",
+            skops_trusted_types=trusted_types(model),
+        )
+
+
+def register(
+    model_uri: str,
+    name: str,
+    alias: str | None = CHAMPION,
+    settings: Settings | None = None,
+    tags: Mapping[str, str] | None = None,
+) -> str:
+    """Register ``model_uri`` as a new version of ``name`` and point ``alias`` at it.
+
+    Returns the new version number (as a string).
+    """
+    import mlflow
+
+    configure(settings)
+    version = mlflow.register_model(model_uri, name, tags=dict(tags or {}))
+    if alias:
+        client(settings).set_registered_model_alias(name, alias, version.version)
+    return str(version.version)
+
+
+def set_alias(name: str, alias: str, version: str, settings: Settings | None = None) -> None:
+    """Point registry ``alias`` of model ``name`` at ``version``."""
+    client(settings).set_registered_model_alias(name, alias, version)
+
+
+def champion(settings: Settings | None = None, name: str | None = None) -> tuple[str, str]:
+    """Return ``(model_uri, version)`` of the registry's champion.
+
+    Raises:
+        ModelNotFoundError: when no champion exists; the message says how to train one.
+    """
+    from mlflow.exceptions import MlflowException
+
+    settings = settings or get_settings()
+    name = name or settings.model_name
+    try:
+        version = client(settings).get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        raise ModelNotFoundError(
+            f"no '{CHAMPION}' model named '{name}' in {settings.resolved_tracking_uri}: run 'modelmedic train' first"
+        ) from None
+    return f"models:/{name}@{CHAMPION}", str(version.version)
+
+
+def load_model(model_uri: str, settings: Settings | None = None) -> Any:
+    """Load a scikit-learn model from any MLflow model URI or local path.
+
+    Raises:
+        ModelNotFoundError: when nothing loads from ``model_uri``.
+    """
+    import mlflow.sklearn
+    from mlflow.exceptions import MlflowException
+
+    configure(settings)
+    try:
+        return mlflow.sklearn.load_model(model_uri)
+    except (MlflowException, OSError) as exc:
+        raise ModelNotFoundError(f"cannot load model {model_uri}: {exc}; run 'modelmedic train' first") from None
