@@ -45,3 +45,10 @@ def test_import_has_no_side_effects(tmp_path: Path) -> None:
     listing, uri = result.stdout.strip().splitlines()[-2:]
     assert listing == "[]"
     assert "modelmedic-home" not in uri
+
+
+def test_keyword_overrides_by_field_name() -> None:
+    """CLI options pass field names; aliased fields must accept them too."""
+    settings = Settings(tracking_uri="http://127.0.0.1:5999", database_url="sqlite:///x.db")
+    assert settings.resolved_tracking_uri == "http://127.0.0.1:5999"
+    assert settings.database_url == "sqlite:///x.db"

@@ -140,3 +140,9 @@ def test_training_against_mlflow_server_on_postgres(mlflow_server: str, settings
     uri, version = tracking.champion(shared)
     assert version == "2"
     assert tracking.load_model(uri, shared).predict(_features(result)).shape == (5,)
+
+
+def test_configure_does_not_leak_the_uri_into_later_settings(settings: Settings, monkeypatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    tracking.configure(settings)
+    assert Settings().tracking_uri is None

@@ -48,3 +48,8 @@ def test_select_period(bike: pd.DataFrame) -> None:
     assert ref.index[-1] == pd.Timestamp("2011-01-28 23:00")
     with pytest.raises(DataError, match="span"):
         select_period(bike, "2015-01-01", "2015-02-01")
+
+
+def test_last_window_ends_at_midnight(bike: pd.DataFrame) -> None:
+    last = windows_after(bike, "2011-01-28", "1W")[-1]
+    assert last.end == pd.Timestamp("2013-01-01") and last.label == "2012-12-29..2012-12-31"

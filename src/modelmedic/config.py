@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     ``DATABASE_URL`` (Heroku's name).
     """
 
-    model_config = SettingsConfigDict(env_prefix="MODELMEDIC_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="MODELMEDIC_", extra="ignore", populate_by_name=True)
 
     home: Path = Field(
         default=Path("modelmedic-home"),
@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     api_token: str | None = Field(default=None, description="Bearer token for /feedback, /admin.")
     max_batch: int = Field(default=1000, ge=1, description="Most instances per /predict call.")
     seed: int = Field(default=42, description="Random seed for training.")
+    mlflow_ui_url: str = Field(
+        default="http://127.0.0.1:5000", description="MLflow UI address the dashboard links runs to."
+    )
 
     @field_validator("home", "data_dir", "cache_dir", mode="before")
     @classmethod

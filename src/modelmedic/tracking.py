@@ -7,6 +7,7 @@ magnitude slower, over HTTP even more).
 
 from __future__ import annotations
 
+import os
 import re
 import time
 import warnings
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from mlflow import MlflowClient
 
 CHAMPION = "champion"
+_EXPORTED_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 # MLflow's limits for one log_batch call
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS, _MAX_ENTITIES = 1000, 100, 100, 1000
 _KEY_BAD = re.compile(r"[^0-9A-Za-z_\-. /:]")
@@ -46,8 +48,16 @@ def configure(settings: Settings | None = None) -> str:
     if not settings.tracking_uri:
         settings.ensure_home()
     uri = settings.resolved_tracking_uri
+    exported = {var: os.environ.get(var) for var in _EXPORTED_VARS}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # MLflow exports the URIs to the environment for its subprocesses; undo that, or every
+    # Settings() built later in this process would take them for the user's configuration.
+    for var, value in exported.items():
+        if value is None:
+            os.environ.pop(var, None)
+        else:
+            os.environ[var] = value
     return uri
 
 

@@ -122,7 +122,7 @@ def windows_after(frame: pd.DataFrame, reference_end: pd.Timestamp | str, freq: 
     last = frame.index.max()
     if last < start:
         return []
-    return make_windows(start, last + pd.Timedelta(microseconds=1), freq)
+    return make_windows(start, last.normalize() + pd.Timedelta(days=1), freq)
 
 
 def read_batches(path: str | Path) -> list[Window]:
