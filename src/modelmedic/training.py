@@ -81,6 +81,7 @@ def train_and_register(
     import pandas as pd
 
     from modelmedic import tracking
+    from modelmedic.drift.profile import log_reference_profile
 
     settings = settings or get_settings()
     start = start or settings.reference_start
@@ -133,6 +134,8 @@ def train_and_register(
             )
             mlflow.log_input(dataset, context="training")
         info = tracking.log_model(model, feature_frame(reference, schema))
+        # the training period's column summaries, for drift checks against this model
+        log_reference_profile(mlflow_client, run.info.run_id, reference, schema)
     version = None
     if register:
         version = tracking.register(
