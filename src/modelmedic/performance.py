@@ -56,30 +56,28 @@ def segment_errors(
 
     Returns:
         One row per segment with the columns ``segment`` (the column name), ``value`` (its
-        value, as text), ``rows``, ``mae`` and ``bias`` (mean of prediction - actual);
-        rows with a missing actual or prediction are ignored.
+        value, as text), ``rows``, ``mae`` and ``bias`` (mean of prediction - actual), in
+        column order then value order; rows with a missing actual or prediction are ignored.
     """
     import pandas as pd
 
     error = np.asarray(y_pred, dtype=float) - np.asarray(y_true, dtype=float)
     ok = ~np.isnan(error)
-    columns = ["segment", "value", "rows", "mae", "bias"]
-    parts = []
+    error = error[ok]
+    parts: dict[str, list] = {"segment": [], "value": [], "rows": [], "mae": [], "bias": []}
     for col in segments.columns:
-        keys = segments[col].to_numpy()[ok]
-        table = pd.DataFrame({"key": keys, "abs": np.abs(error[ok]), "err": error[ok]})
-        grouped = table.groupby("key", observed=True, sort=True).agg(
-            rows=("abs", "size"), mae=("abs", "mean"), bias=("err", "mean")
-        )
-        grouped = grouped.reset_index().rename(columns={"key": "value"})
-        grouped.insert(0, "segment", col)
-        grouped["value"] = grouped["value"].astype(str)
-        parts.append(grouped)
-    if not parts:
-        return pd.DataFrame(columns=columns)
-    out = pd.concat(parts, ignore_index=True)[columns]
-    out["rows"] = out["rows"].astype(int)
-    return out
+        codes, values = pd.factorize(segments[col].to_numpy()[ok], sort=True)
+        kept = codes >= 0  # a missing segment value belongs to no segment
+        rows = np.bincount(codes[kept], minlength=len(values))
+        absolute = np.bincount(codes[kept], weights=np.abs(error[kept]), minlength=len(values))
+        signed = np.bincount(codes[kept], weights=error[kept], minlength=len(values))
+        seen = rows > 0
+        parts["segment"] += [col] * int(seen.sum())
+        parts["value"] += [str(v) for v in np.asarray(values, dtype=object)[seen]]
+        parts["rows"] += rows[seen].tolist()
+        parts["mae"] += (absolute[seen] / rows[seen]).tolist()
+        parts["bias"] += (signed[seen] / rows[seen]).tolist()
+    return pd.DataFrame(parts).astype({"rows": int, "mae": float, "bias": float})
 
 
 def worst_segments(
@@ -90,7 +88,8 @@ def worst_segments(
     Args:
         current: The window's :func:`segment_errors`.
         reference: The reference period's :func:`segment_errors`; when given, segments are
-            ranked by how much their MAE grew (``mae - reference_mae``), else by MAE.
+            ranked by how much their MAE grew (``mae - reference_mae``; segments unseen in
+            the reference by their MAE), else by MAE.
         top: How many segments to return.
         min_rows: Segments with fewer rows are ignored (their error is noise).
 
@@ -98,15 +97,18 @@ def worst_segments(
         Up to ``top`` rows of ``current`` with ``reference_mae``, ``mae_ratio`` (MAE over
         the reference MAE of the same segment) and ``rank`` (1 = worst) added.
     """
-    table = current.loc[current["rows"] >= min_rows].copy()
-    if reference is not None and not reference.empty:
-        base = reference[["segment", "value", "mae"]].rename(columns={"mae": "reference_mae"})
-        table = table.merge(base, on=["segment", "value"], how="left")
-    else:
-        table["reference_mae"] = np.nan
-    table["mae_ratio"] = table["mae"] / table["reference_mae"].where(table["reference_mae"] > 0)
-    growth = (table["mae"] - table["reference_mae"]).fillna(table["mae"])
-    order = growth.sort_values(ascending=False, kind="stable").index
-    table = table.loc[order].head(top).reset_index(drop=True)
-    table["rank"] = range(1, len(table) + 1)
-    return table
+    table = current.loc[current["rows"] >= min_rows].reset_index(drop=True)
+    known: dict[tuple[str, str], float] = {}
+    if reference is not None:
+        known = dict(zip(zip(reference["segment"], reference["value"], strict=True), reference["mae"], strict=True))
+    keys = zip(table["segment"], table["value"], strict=True)
+    reference_mae = np.array([known.get(key, np.nan) for key in keys], dtype=float)
+    mae = table["mae"].to_numpy(dtype=float)
+    growth = np.where(np.isnan(reference_mae), mae, mae - reference_mae)
+    order = np.argsort(-growth, kind="stable")[:top]
+    worst = table.iloc[order].reset_index(drop=True)
+    worst["reference_mae"] = reference_mae[order]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        worst["mae_ratio"] = np.where(reference_mae[order] > 0, mae[order] / reference_mae[order], np.nan)
+    worst["rank"] = np.arange(1, len(worst) + 1)
+    return worst

@@ -1,0 +1,161 @@
+"""Drift of many windows against one reference, in this process or in worker processes.
+
+The evidently engine spends a good part of a second per window; spread over the machine's
+cores (each worker fitting the engine once) a two-year weekly job takes about half as long.
+evidently's HTML reports, slower still, render in the same workers whatever the engine.
+The fast engine computes in this process: shipping windows to workers costs more than it
+saves.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from modelmedic.drift.base import DriftOptions, DriftResult
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+# the state of a worker process, set by its initializer
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(state: dict[str, Any]) -> None:
+    _WORKER.update(state)
+
+
+def _worker_drift(current: pd.DataFrame, state: dict[str, Any] | None = None) -> DriftResult:
+    """Drift of one window; the engine is fitted once per process (or ``state``)."""
+    from modelmedic.drift import get_engine
+
+    state = _WORKER if state is None else state
+    if state["engine"] is None:
+        state["engine"] = get_engine(state["engine_name"], state["options"]).fit(state["reference"])
+    return state["engine"].calculate(current)
+
+
+def _worker_render(
+    current: pd.DataFrame,
+    path: Path,
+    options: DriftOptions,
+    target: str | None,
+    prediction: str | None,
+    state: dict[str, Any] | None = None,
+) -> Path | None:
+    """Render one window's evidently HTML report against the reference (``None``: evidently
+    could not render it)."""
+    from modelmedic.drift.evidently_engine import render_html
+    from modelmedic.errors import DriftError
+
+    state = _WORKER if state is None else state
+    reference = state["reference"]
+    try:
+        return render_html(reference, current, options, path, target=target, prediction=prediction)
+    except DriftError:
+        return None
+
+
+def default_workers() -> int:
+    """Worker processes to use: one per core, at most 2 (evidently is memory-hungry)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+class WindowDrift:
+    """Computes drift of windows against one reference and renders evidently's reports.
+
+    Args:
+        engine_name: ``fast`` or ``evidently``.
+        options: The engine's options.
+        reference: The reference rows (at least the options' columns).
+        workers: Size of the process pool (1: everything in this process).
+
+    The engine is fitted on ``reference`` at once. Use the object as a context manager:
+    leaving the block stops the workers. Progress callbacks must not start threads (the
+    workers are forked on first use).
+
+    Raises:
+        ConfigError: for an unknown engine or options it cannot honour.
+        DriftError: when the reference lacks a column or holds no rows.
+    """
+
+    def __init__(self, engine_name: str, options: DriftOptions, reference: pd.DataFrame, workers: int) -> None:
+        from modelmedic.drift import get_engine
+
+        # fitted here, once: forked workers inherit it (and its imports) for free
+        engine = get_engine(engine_name, options).fit(reference)
+        self.workers = workers
+        self.parallel_drift = engine_name == "evidently"
+        self._local: dict[str, Any] = {
+            "engine_name": engine_name, "options": options, "reference": reference, "engine": engine
+        }  # fmt: skip
+        self._pool: Any = None
+
+    def __enter__(self) -> WindowDrift:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+            self._pool = None
+
+    def _executor(self) -> Any:
+        if self._pool is None:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+
+            fork = "fork" in multiprocessing.get_all_start_methods()
+            # spawned workers get the state pickled, and fit their own engine
+            state = self._local if fork else {**self._local, "engine": None}
+            self._pool = ProcessPoolExecutor(
+                self.workers,
+                mp_context=multiprocessing.get_context("fork" if fork else None),
+                initializer=_init_worker,
+                initargs=(state,),
+            )
+        return self._pool
+
+    def _map(
+        self,
+        func: Callable[..., Any],
+        jobs: list[tuple[Any, ...]],
+        parallel: bool,
+        advance: Callable[[], None] | None,
+    ) -> list[Any]:
+        if parallel and self.workers > 1 and len(jobs) > 1:
+            futures = [self._executor().submit(func, *job) for job in jobs]
+            results = (future.result() for future in futures)
+        else:
+            results = (func(*job, state=self._local) for job in jobs)
+        out = []
+        for result in results:
+            out.append(result)
+            if advance:
+                advance()
+        return out
+
+    def calculate(self, currents: list[pd.DataFrame], advance: Callable[[], None] | None = None) -> list[DriftResult]:
+        """Drift of every frame of ``currents``, in order; ``advance()`` after each.
+
+        Raises:
+            DriftError: when a frame lacks a column.
+        """
+        return self._map(_worker_drift, [(c,) for c in currents], self.parallel_drift, advance)
+
+    def render(
+        self,
+        jobs: list[tuple[pd.DataFrame, Path]],
+        options: DriftOptions,
+        target: str | None = None,
+        prediction: str | None = None,
+        advance: Callable[[], None] | None = None,
+    ) -> list[Path | None]:
+        """Write evidently's HTML report of each ``(current, path)``, with ``options``.
+
+        Returns:
+            The paths written, ``None`` where evidently could not render the report.
+        """
+        args = [(current, path, options, target, prediction) for current, path in jobs]
+        return self._map(_worker_render, args, True, advance)

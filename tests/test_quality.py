@@ -1,0 +1,96 @@
+"""Data quality of windows against the reference, on the real bike data."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from modelmedic.errors import DataError
+from modelmedic.quality import QualityProfile
+from modelmedic.windows import select_period
+
+
+@pytest.fixture
+def profile(bike, bike_schema) -> QualityProfile:
+    reference = select_period(bike, "2011-01-01", "2011-01-28")
+    return QualityProfile.fit(reference, bike_schema.numerical, bike_schema.categorical)
+
+
+@pytest.fixture
+def week(bike) -> pd.DataFrame:
+    """A February week, a copy we may spoil."""
+    return select_period(bike, "2011-02-05", "2011-02-11").copy()
+
+
+def test_profile_learns_reference_ranges_and_categories(profile, bike) -> None:
+    reference = select_period(bike, "2011-01-01", "2011-01-28")
+    assert profile.ranges["temp"] == (reference["temp"].min(), reference["temp"].max())
+    assert profile.categories["season"] == frozenset({1})  # January is winter only
+    assert profile.columns[:2] == ["temp", "atemp"]
+
+
+def test_a_clean_week_has_no_missing_values_and_counts_its_rows(profile, week) -> None:
+    result = profile.check(week)
+    assert result.rows == len(week) > 0
+    assert sum(result.missing.values()) == 0
+    assert result.missing_share == 0.0
+
+
+def test_injected_problems_are_counted_exactly(profile, week) -> None:
+    week.loc[week.index[:3], "temp"] = float("nan")
+    week.loc[week.index[5:7], "hum"] = 5.0  # humidity is a fraction: far above the reference
+    week.loc[week.index[10:12], "windspeed"] = -1.0
+    week["weathersit"] = week["weathersit"].cat.add_categories([9])
+    week.loc[week.index[20], "weathersit"] = 9
+    week.loc[week.index[21], "season"] = 3  # summer, never seen in January
+
+    result = profile.check(week)
+
+    assert result.missing["temp"] == 3
+    assert result.out_of_range["hum"] == 2
+    assert result.out_of_range["windspeed"] == 2
+    assert result.unseen["weathersit"] == 1
+    assert result.unseen_values["weathersit"] == ["9"]
+    assert result.unseen["season"] == 1
+    assert result.missing_share == pytest.approx(3 / (len(week) * len(profile.columns)))
+    metrics = result.to_metrics()
+    assert metrics["missing/temp"] == 3.0
+    assert metrics["out_of_range/hum"] == 2.0
+    assert metrics["unseen/weathersit"] == 1.0
+    assert metrics["rows"] == float(len(week))
+    assert any("weathersit: 1 values of unseen categories 9" in issue for issue in result.issues)
+    assert result.to_dict()["unseen"] == {"weathersit": ["9"], "season": ["3"]}
+
+
+def test_missing_values_are_not_out_of_range(profile, week) -> None:
+    week["hum"] = float("nan")
+    result = profile.check(week)
+    assert result.missing["hum"] == len(week)
+    assert result.out_of_range["hum"] == 0
+
+
+def test_an_absent_column_counts_as_missing(profile, week) -> None:
+    result = profile.check(week.drop(columns=["windspeed", "holiday"]))
+    assert result.missing["windspeed"] == len(week)
+    assert result.missing["holiday"] == len(week)
+    assert result.out_of_range["windspeed"] == 0
+
+
+def test_an_empty_window(profile, week) -> None:
+    result = profile.check(week.iloc[:0])
+    assert result.rows == 0
+    assert math.isnan(result.missing_share)
+    assert result.issues == []
+
+
+def test_check_does_not_mutate_the_window(profile, week) -> None:
+    before = week.copy()
+    profile.check(week)
+    pd.testing.assert_frame_equal(week, before)
+
+
+def test_fit_needs_every_column(bike) -> None:
+    with pytest.raises(DataError, match="lacks the columns nope"):
+        QualityProfile.fit(bike.iloc[:10], ["temp", "nope"])
