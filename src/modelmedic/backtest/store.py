@@ -1,0 +1,142 @@
+"""Caches shared by the strategies of a backtest: models by training set, drift by window.
+
+A :class:`ModelStore` trains each distinct training set (policy + label cutoff + model)
+once and shares the model among the strategies that ask for it, and predicts a model's
+next windows in one call; a :class:`DriftCache` fits a drift engine once per training
+set and reuses results among drift triggers.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from modelmedic.backtest.strategies import Deployment, DriftLookup
+from modelmedic.errors import ConfigError, DataError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from modelmedic.backtest.engine import BacktestConfig
+    from modelmedic.drift import DriftResult
+    from modelmedic.schema import DatasetSchema
+    from modelmedic.windows import Window
+
+# Cheaper estimator settings for the many models of a backtest. Measured on the bike data:
+# 50 boosting rounds at learning rate 0.2 with 15 leaves, without early stopping, give the
+# same backtest MAE (within 1 %) as 100 rounds at 0.1 with 31 leaves for a third of the
+# training time (a round's cost is mostly per split, whatever the number of rows).
+BACKTEST_PARAMS: dict[str, dict[str, Any]] = {
+    "hgb": {"max_iter": 50, "learning_rate": 0.2, "max_leaf_nodes": 15, "early_stopping": False},
+    "rf": {"n_estimators": 30},
+}
+PREDICT_AHEAD = 8  # windows a model predicts in one call
+
+
+def window_length(freq: str) -> pd.Timedelta:
+    """The nominal length of a window of ``freq`` (a month counts 31 days)."""
+    import pandas as pd
+
+    from modelmedic.windows import parse_freq
+
+    anchor = pd.Timestamp("2000-01-01")
+    return (anchor + parse_freq(freq)) - anchor
+
+
+def limit_threads() -> Any:
+    """Limit native thread pools (OpenMP, BLAS) to one thread; return the limiter.
+
+    Gradient boosting's OpenMP threads slow down badly when processes share two cores.
+    The estimators are imported first, as the limit only reaches loaded libraries.
+    """
+    import sklearn.ensemble  # noqa: F401  (loads OpenMP)
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1)
+
+
+class DriftCache(DriftLookup):
+    """Drift engines fitted on deployments' training sets, and results, both reused."""
+
+    def __init__(self, engine: str, schema: DatasetSchema) -> None:
+        self.engine = engine
+        self.schema = schema
+        self._fitted: dict[tuple[str, tuple[str, ...]], Any] = {}
+        self._results: dict[tuple[str, tuple[str, ...], str, int], DriftResult] = {}
+
+    def drift(self, deployment: Deployment, current: pd.DataFrame, columns: tuple[str, ...] | None) -> DriftResult:
+        """Drift of ``current`` against ``deployment.training`` on ``columns`` (all features)."""
+        from modelmedic.drift import DriftOptions, get_engine
+
+        columns = tuple(columns or self.schema.features)
+        unknown = [c for c in columns if c not in self.schema.features]
+        if unknown:
+            raise ConfigError(
+                f"drift trigger: {', '.join(unknown)} not among the features {', '.join(self.schema.features)}"
+            )
+        result_key = (deployment.key, columns, str(current.index[0]), len(current))
+        if result_key not in self._results:
+            fit_key = (deployment.key, columns)
+            if fit_key not in self._fitted:
+                if len(self._fitted) >= 8:
+                    self._fitted.pop(next(iter(self._fitted)))
+                options = DriftOptions(
+                    numerical=tuple(c for c in columns if c in self.schema.numerical),
+                    categorical=tuple(c for c in columns if c in self.schema.categorical),
+                )
+                self._fitted[fit_key] = get_engine(self.engine, options).fit(deployment.training[list(columns)])
+            self._results[result_key] = self._fitted[fit_key].calculate(current[list(columns)])
+        return self._results[result_key]
+
+
+class ModelStore:
+    """Trains each distinct training set once and caches models and their predictions."""
+
+    def __init__(
+        self, frame: pd.DataFrame, schema: DatasetSchema, config: BacktestConfig, windows: list[Window]
+    ) -> None:
+        self.frame = frame
+        self.schema = schema
+        self.config = config
+        self.windows = windows
+        self.bounds = [(frame.index.searchsorted(w.begin), frame.index.searchsorted(w.end)) for w in windows]
+        self._models: dict[str, tuple[Any, float]] = {}
+        self._predictions: dict[str, tuple[int, np.ndarray]] = {}
+        self._reference: Deployment | None = None
+
+    def model(self, key: str, rows: pd.DataFrame, weights: np.ndarray | None) -> tuple[Any, float]:
+        """The model trained on ``rows`` (``key`` names them) and its training CPU seconds."""
+        from modelmedic.model import build_model, fit
+
+        if key not in self._models:
+            began = time.process_time()
+            model = build_model(self.config.kind, self.schema, self.config.seed, **self.config.estimator_params)
+            fit(model, rows, self.schema, sample_weight=weights)
+            self._models[key] = (model, time.process_time() - began)
+        return self._models[key]
+
+    def reference(self) -> Deployment:
+        """The reference model, deployed at the first window boundary."""
+        from modelmedic.windows import day_end, select_period
+
+        if self._reference is None:
+            rows = select_period(self.frame, self.config.reference_start, self.config.reference_end)
+            if rows[self.schema.target].notna().sum() == 0:
+                raise DataError("the reference period holds no labelled rows to train the first model on")
+            model, seconds = self.model("reference", rows, None)
+            cutoff = day_end(self.config.reference_end)
+            self._reference = Deployment("reference", model, rows, cutoff, cutoff, seconds)
+        return self._reference
+
+    def predict(self, deployment: Deployment, window: int) -> np.ndarray:
+        """The deployment's predictions for the rows of window ``window``."""
+        from modelmedic.model import predict
+
+        lo, hi = self.bounds[window]
+        cached = self._predictions.get(deployment.key)
+        if cached is None or lo < cached[0] or hi > cached[0] + len(cached[1]):
+            stop = self.bounds[min(window + PREDICT_AHEAD, len(self.bounds)) - 1][1]
+            values = predict(deployment.model, self.frame.iloc[lo:stop], self.schema)
+            cached = self._predictions[deployment.key] = (lo, values)
+        return cached[1][lo - cached[0] : hi - cached[0]]

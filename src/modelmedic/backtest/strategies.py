@@ -1,0 +1,415 @@
+"""Retraining strategies: a trigger (when to retrain) combined with a training-set policy.
+
+A strategy is written as ``TRIGGER[+POLICY]``:
+
+* triggers: ``never``; ``periodic:4W`` (retrain when the model is 4 weeks old; a bare
+  number counts windows); ``drift:0.5`` (the latest window's dataset drift share against
+  the deployed model's training data is at least 0.5) or ``drift:temp,hum`` (any of
+  these features drifted); ``performance:1.3`` (the MAE over the last window of labelled
+  rows exceeds 1.3 x the deployed model's reference MAE, its MAE over its first window of
+  labelled production rows);
+* training-set policies: ``expanding`` (all labelled history, the default), ``sliding:8W``
+  (the last 8 weeks of labels), ``recency:4W`` (all labels weighted ``0.5 ** (age / 4W)``;
+  rows older than 7 half-lives, weight under 1 %, are left out);
+* ``incremental`` / ``incremental:mlp`` / ``incremental:sgd``: an online learner updated
+  with every window's new labels (see :mod:`modelmedic.backtest.incremental`).
+
+A strategy sees the world only through a :class:`BoundaryView`: copies of the rows
+before the boundary, with the targets that are not yet known blanked out. Nothing after
+the boundary is reachable from it, so no strategy can look ahead.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from modelmedic.backtest.policies import POLICIES, Expanding, TrainingPolicy, parse_duration
+from modelmedic.errors import ConfigError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+
+    from modelmedic.drift import DriftResult
+    from modelmedic.schema import DatasetSchema
+
+DEFAULT_GRID = (
+    "never",
+    "periodic:1W",
+    "periodic:2W",
+    "periodic:4W",
+    "periodic:13W",
+    "periodic:1W+sliding:8W",
+    "periodic:4W+sliding:8W",
+    "periodic:4W+sliding:4W",
+    "periodic:4W+sliding:13W",
+    "periodic:1W+recency:4W",
+    "periodic:4W+recency:4W",
+    "drift:0.5",
+    "drift:0.7",
+    "drift:0.5+sliding:8W",
+    "drift:0.5+recency:4W",
+    "drift:hum,weathersit",
+    "performance:1.2",
+    "performance:1.5",
+    "performance:1.2+sliding:8W",
+    "performance:1.2+recency:4W",
+    "incremental:mlp",
+    "incremental:sgd",
+)
+
+
+@dataclass(frozen=True)
+class BoundaryView:
+    """What a strategy may know at a window boundary ``now``.
+
+    Attributes:
+        now: The boundary: the deployed model is about to predict the rows from here on.
+        label_cutoff: Targets are known for rows before this time (``now - label delay``).
+        window: The length of one window (the "latest window" is ``[now - window, now)``).
+        history: A copy of every row before ``now``; targets at or after
+            ``label_cutoff`` are missing (not yet known).
+        predictions: What the deployed models predicted for the rows of ``history``
+            (missing where no production model predicted, e.g. the reference period).
+    """
+
+    now: pd.Timestamp
+    label_cutoff: pd.Timestamp
+    window: pd.Timedelta
+    history: pd.DataFrame = field(repr=False)
+    predictions: pd.Series = field(repr=False)
+    target: str = ""
+
+    def labelled(self) -> pd.DataFrame:
+        """Rows whose target is known."""
+        return self.history.iloc[: self.history.index.searchsorted(self.label_cutoff, side="left")]
+
+    def latest(self) -> pd.DataFrame:
+        """The rows of the latest complete window, ``[now - window, now)`` (features only)."""
+        begin = self.history.index.searchsorted(self.now - self.window, side="left")
+        return self.history.iloc[begin:].drop(columns=[self.target], errors="ignore")
+
+
+def boundary_view(
+    frame: pd.DataFrame,
+    target: str,
+    now: pd.Timestamp,
+    label_delay: pd.Timedelta,
+    window: pd.Timedelta,
+    predictions: np.ndarray | None = None,
+) -> BoundaryView:
+    """Build the view of ``frame`` at ``now``: copies of the earlier rows, unknown targets blanked.
+
+    Args:
+        frame: Every row (sorted ``DatetimeIndex``); only those before ``now`` are copied.
+        target: The target column.
+        now: The boundary.
+        label_delay: How long after a row's time its target becomes known.
+        window: The length of a window.
+        predictions: The deployed models' predictions aligned with ``frame`` (or ``None``).
+    """
+    import numpy as np
+    import pandas as pd
+
+    end = frame.index.searchsorted(now, side="left")
+    history = frame.iloc[:end].copy()
+    cutoff = now - label_delay
+    unknown = history.index >= cutoff
+    if unknown.any():
+        history.loc[unknown, target] = np.nan
+    values = np.full(end, np.nan) if predictions is None else np.array(predictions[:end], dtype=float)
+    return BoundaryView(now, cutoff, window, history, pd.Series(values, index=history.index), target)
+
+
+@dataclass
+class Deployment:
+    """The model in production and what it was trained on."""
+
+    key: str
+    model: Any = field(repr=False)
+    training: pd.DataFrame = field(repr=False)
+    label_cutoff: pd.Timestamp
+    deployed_at: pd.Timestamp
+    train_seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether to retrain at a boundary and why (the trigger that fired, or why not)."""
+
+    retrain: bool
+    reason: str
+
+
+class DriftLookup(ABC):
+    """Drift of current rows against a deployment's training data (cached by the engine)."""
+
+    @abstractmethod
+    def drift(self, deployment: Deployment, current: pd.DataFrame, columns: tuple[str, ...] | None) -> DriftResult:
+        """Return the drift of ``current`` against ``deployment.training`` on ``columns``."""
+
+
+# -- triggers -------------------------------------------------------------------------
+
+
+class Trigger(ABC):
+    """Decides at a boundary whether the deployed model should be retrained."""
+
+    name: ClassVar[str]
+
+    def __init__(self, arg: str | None) -> None:
+        self.arg = arg
+
+    @property
+    def spec(self) -> str:
+        """The canonical spec, e.g. ``periodic:4W``."""
+        return f"{self.name}:{self.arg}" if self.arg else self.name
+
+    @abstractmethod
+    def decide(self, view: BoundaryView, deployed: Deployment, drift: DriftLookup | None) -> Decision:
+        """Return the decision at ``view.now`` for the ``deployed`` model."""
+
+
+TRIGGERS: dict[str, type[Trigger]] = {}
+
+
+def register_trigger(cls: type[Trigger]) -> type[Trigger]:
+    """Class decorator: make a trigger available by its ``name``."""
+    TRIGGERS[cls.name] = cls
+    return cls
+
+
+@register_trigger
+class Never(Trigger):
+    """Keep the reference model forever."""
+
+    name = "never"
+
+    def decide(self, view: BoundaryView, deployed: Deployment, drift: DriftLookup | None) -> Decision:
+        """Never retrain."""
+        return Decision(False, "never retrains")
+
+
+@register_trigger
+class Periodic(Trigger):
+    """Retrain when the deployed model is ``period`` old (``4W``, or ``4`` windows)."""
+
+    name = "periodic"
+
+    def __init__(self, arg: str | None) -> None:
+        super().__init__(arg or "4W")
+        self.windows = int(self.arg) if self.arg.isdigit() else None
+        self.period = None if self.windows is not None else parse_duration(self.arg)
+        if (self.windows or 0) < 1 and (self.period is None or self.period.total_seconds() <= 0):
+            raise ConfigError(f"periodic:{self.arg}: give a positive period, e.g. periodic:4W")
+
+    def decide(self, view: BoundaryView, deployed: Deployment, drift: DriftLookup | None) -> Decision:
+        """Retrain once the model's age reaches the period."""
+        period = self.period if self.period is not None else self.windows * view.window
+        age = view.now - deployed.deployed_at
+        if age >= period:
+            return Decision(True, f"model is {_days(age)} old (period {self.arg})")
+        return Decision(False, f"model is {_days(age)} old, below the period {self.arg}")
+
+
+@register_trigger
+class DriftTrigger(Trigger):
+    """Retrain when the latest window drifted from the deployed model's training data.
+
+    ``drift:0.5``: the dataset drift share is at least 0.5; ``drift:temp,hum``: any of
+    the named features drifted.
+    """
+
+    name = "drift"
+
+    def __init__(self, arg: str | None) -> None:
+        super().__init__(arg or "0.5")
+        try:
+            self.share: float | None = float(self.arg)
+            self.columns: tuple[str, ...] | None = None
+        except ValueError:
+            self.share = None
+            self.columns = tuple(c.strip() for c in self.arg.split(",") if c.strip())
+        if self.share is not None and not 0 < self.share <= 1:
+            raise ConfigError(f"drift:{self.arg}: the drift share must be in (0, 1], e.g. drift:0.5")
+
+    def decide(self, view: BoundaryView, deployed: Deployment, drift: DriftLookup | None) -> Decision:
+        """Compare the latest window with the deployed model's training rows."""
+        if drift is None:
+            raise ConfigError("the drift trigger needs a drift engine")
+        latest = view.latest()
+        if latest.empty or view.now <= deployed.deployed_at:
+            return Decision(False, "no production window since the model was deployed")
+        result = drift.drift(deployed, latest, self.columns)
+        if self.columns is not None:
+            fired = [c for c in result.drifted_columns if c in self.columns]
+            if fired:
+                return Decision(True, f"features drifted: {', '.join(fired)}")
+            return Decision(False, f"none of {', '.join(self.columns)} drifted")
+        share = result.share
+        if share is None:
+            return Decision(False, "drift could not be tested on the latest window")
+        if share >= self.share:
+            return Decision(True, f"drift share {share:.2f} >= {self.share:g} ({', '.join(result.drifted_columns)})")
+        return Decision(False, f"drift share {share:.2f} < {self.share:g}")
+
+
+@register_trigger
+class PerformanceTrigger(Trigger):
+    """Retrain when the recent MAE exceeds ``factor`` x the deployed model's reference MAE.
+
+    The reference MAE is the model's MAE over its first window of labelled production
+    rows; the recent MAE is over the last window of labelled rows. Only rows whose labels
+    are known count, so with a label delay the trigger waits for them.
+    """
+
+    name = "performance"
+
+    def __init__(self, arg: str | None) -> None:
+        super().__init__(arg or "1.3")
+        try:
+            self.factor = float(self.arg)
+        except ValueError:
+            raise ConfigError(f"performance:{self.arg}: give a factor, e.g. performance:1.3") from None
+        if self.factor <= 0:
+            raise ConfigError(f"performance:{self.arg}: the factor must be positive")
+
+    def decide(self, view: BoundaryView, deployed: Deployment, drift: DriftLookup | None) -> Decision:
+        """Compare the latest labelled window's MAE with the reference MAE."""
+        import numpy as np
+
+        labelled = view.labelled()
+        since = labelled.index >= deployed.deployed_at
+        if view.label_cutoff < deployed.deployed_at + view.window:
+            return Decision(False, "waiting for a full window of labels since deployment")
+        actual = labelled[view.target].to_numpy(dtype=float)
+        error = np.abs(view.predictions.to_numpy()[: len(labelled)] - actual)
+        first = since & (labelled.index < deployed.deployed_at + view.window)
+        recent = since & (labelled.index >= view.label_cutoff - view.window)
+        reference_mae, recent_mae = _nanmean(error[first]), _nanmean(error[recent])
+        if math.isnan(reference_mae) or math.isnan(recent_mae):
+            return Decision(False, "no labelled predictions to measure")
+        if recent_mae > self.factor * reference_mae:
+            return Decision(True, f"recent MAE {recent_mae:.1f} > {self.factor:g} x reference MAE {reference_mae:.1f}")
+        return Decision(False, f"recent MAE {recent_mae:.1f} <= {self.factor:g} x reference MAE {reference_mae:.1f}")
+
+
+def _nanmean(values: np.ndarray) -> float:
+    import numpy as np
+
+    values = values[~np.isnan(values)]
+    return float(values.mean()) if values.size else float("nan")
+
+
+def _days(delta: pd.Timedelta) -> str:
+    days = delta.total_seconds() / 86400
+    return f"{days:.0f} days" if days >= 1 else f"{delta.total_seconds() / 3600:.0f} hours"
+
+
+# -- strategies -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Strategy:
+    """A trigger combined with a training-set policy."""
+
+    trigger: Trigger
+    policy: TrainingPolicy
+
+    @property
+    def name(self) -> str:
+        """The canonical spec (``+expanding`` is implied, ``never`` needs no policy)."""
+        if isinstance(self.trigger, Never) or isinstance(self.policy, Expanding):
+            return self.trigger.spec
+        return f"{self.trigger.spec}+{self.policy.spec}"
+
+    @property
+    def family(self) -> str:
+        """The models this strategy can share: strategies of one family train the same sets."""
+        return "reference" if isinstance(self.trigger, Never) else self.policy.spec
+
+
+@dataclass(frozen=True)
+class IncrementalStrategy:
+    """An online learner updated with every window's newly labelled rows."""
+
+    learner: str = "mlp"
+
+    @property
+    def name(self) -> str:
+        """``incremental:<learner>``."""
+        return f"incremental:{self.learner}"
+
+    @property
+    def family(self) -> str:
+        """Online learners share nothing."""
+        return self.name
+
+
+AnyStrategy = Strategy | IncrementalStrategy
+
+
+def _split(part: str) -> tuple[str, str | None]:
+    name, _, arg = part.strip().partition(":")
+    return name.strip().lower(), (arg.strip() or None)
+
+
+def parse_strategy(spec: str) -> AnyStrategy:
+    """Parse a spec such as ``never``, ``periodic:4W+sliding:8W`` or ``incremental:sgd``.
+
+    Raises:
+        ConfigError: for an unknown trigger, policy or learner, or a bad argument.
+    """
+    from modelmedic.backtest.incremental import LEARNERS
+
+    trigger_part, _, policy_part = spec.strip().partition("+")
+    name, arg = _split(trigger_part)
+    if name == "incremental":
+        if policy_part:
+            raise ConfigError(f"'{spec}': an incremental learner takes no training-set policy")
+        learner = arg or "mlp"
+        if learner not in LEARNERS:
+            raise ConfigError(f"'{spec}': unknown learner '{learner}'; choose one of: {', '.join(LEARNERS)}")
+        return IncrementalStrategy(learner)
+    if name not in TRIGGERS:
+        known = ", ".join([*TRIGGERS, "incremental"])
+        raise ConfigError(f"unknown strategy '{spec}': start with one of {known} (e.g. periodic:4W+sliding:8W)")
+    policy_name, policy_arg = _split(policy_part) if policy_part else ("expanding", None)
+    if policy_name not in POLICIES:
+        raise ConfigError(f"'{spec}': unknown training set '{policy_name}'; choose one of: {', '.join(POLICIES)}")
+    policy_cls: Any = POLICIES[policy_name]
+    policy = policy_cls() if policy_cls is Expanding else policy_cls(policy_arg)
+    return Strategy(TRIGGERS[name](arg), policy)
+
+
+def parse_strategies(specs: list[str] | tuple[str, ...] | None) -> list[AnyStrategy]:
+    """Parse several specs (the default grid when empty), rejecting duplicates.
+
+    Raises:
+        ConfigError: for a bad or repeated spec.
+    """
+    strategies = [parse_strategy(s) for s in (specs or DEFAULT_GRID)]
+    names = [s.name for s in strategies]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(f"strategies given twice: {', '.join(repeated)}")
+    return strategies
+
+
+def training_set(
+    strategy: Strategy, view: BoundaryView, schema: DatasetSchema
+) -> tuple[pd.DataFrame, np.ndarray | None, str]:
+    """The rows, weights and cache key of the training set ``strategy`` uses at ``view.now``.
+
+    Raises:
+        ModelmedicError: (DataError) when no labelled rows fall in the training set.
+    """
+    from modelmedic.errors import DataError
+
+    rows, weights = strategy.policy.select(view.labelled(), view.label_cutoff)
+    if rows.empty or rows[schema.target].notna().sum() == 0:
+        raise DataError(f"{strategy.name}: no labelled rows in the training set at {view.now}")
+    return rows, weights, f"{strategy.policy.spec}@{view.label_cutoff.isoformat()}"
