@@ -1,0 +1,127 @@
+"""The dashboard's HTTP routes: the page, its data, its static files, the evidently reports.
+
+- ``GET /``: the page (one HTML file, its script and style sheet, no external resource);
+- ``GET /dashboard/data.json``: :func:`~modelmedic.dashboard.data.dashboard_data`, with
+  the live traffic when the app is the prediction service (``app.state.service``);
+- ``GET /static/plotly.min.js``: plotly.js from the installed plotly Python package
+  (users run this offline and behind firewalls: no CDN);
+- ``GET /dashboard/static/{name}``: the page's script and style sheet;
+- ``GET /dashboard/reports/{folder}/{name}``: a monitor job's per-window evidently report.
+
+Mount it with ``app.include_router(dashboard_router(settings))``; ``modelmedic dashboard``
+serves it alone with :func:`create_dashboard_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, FastAPI, HTTPException, Request, status
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from modelmedic.config import Settings, get_settings
+
+logger = logging.getLogger("modelmedic.dashboard")
+STATIC = Path(__file__).parent / "static"
+ASSETS = {"dashboard.js": "text/javascript", "dashboard.css": "text/css"}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def plotly_js_path() -> Path:
+    """The ``plotly.min.js`` bundled with the installed plotly Python package.
+
+    Raises:
+        FileNotFoundError: when the plotly package holds no bundle (a broken install).
+    """
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise FileNotFoundError(f"plotly.js is missing from the plotly package at {path}: reinstall plotly")
+    return path
+
+
+def _live(request: Request) -> dict[str, Any] | None:
+    """The live-traffic section when this app is the prediction service, else ``None``."""
+    from modelmedic.dashboard.live import live_traffic
+
+    state = getattr(request.app.state, "service", None)
+    if state is None or getattr(state, "store", None) is None:
+        return None
+    try:
+        return live_traffic(state)
+    except Exception as exc:  # the page still shows the offline results
+        logger.warning("live traffic is unavailable on the dashboard: %s", exc)
+        return {"error": f"the prediction log cannot be read: {exc}"}
+
+
+def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = None) -> APIRouter:
+    """The dashboard's routes on the results named by ``settings``.
+
+    Args:
+        settings: Names the reports folder and the MLflow store (default: the environment's).
+        mlflow_ui: MLflow UI base address for run links (default: ``settings.mlflow_ui_url``).
+
+    Returns:
+        An ``APIRouter`` to include at the root of an app.
+    """
+    settings = settings or get_settings()
+    router = APIRouter(tags=["dashboard"])
+
+    @router.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def page() -> FileResponse:
+        """The dashboard page."""
+        return FileResponse(STATIC / "index.html", media_type="text/html", headers=NO_STORE)
+
+    @router.get("/dashboard/data.json")
+    async def data(request: Request) -> JSONResponse:
+        """Everything the page shows: model card, monitoring, backtest, retrains, live traffic."""
+        from modelmedic.dashboard.data import dashboard_data
+
+        live = await run_in_threadpool(_live, request)
+        body = await run_in_threadpool(dashboard_data, settings, mlflow_ui=mlflow_ui, live=live)
+        return JSONResponse(body, headers=NO_STORE)
+
+    @router.get("/static/plotly.min.js", include_in_schema=False)
+    async def plotly_js() -> FileResponse:
+        """plotly.js, from the installed plotly package."""
+        return FileResponse(plotly_js_path(), media_type="text/javascript",
+                            headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
+
+    @router.get("/dashboard/static/{name}", include_in_schema=False)
+    async def asset(name: str) -> FileResponse:
+        """The page's script and style sheet."""
+        if name not in ASSETS:
+            raise HTTPException(status.HTTP_404_NOT_FOUND, f"no dashboard file '{name}'")
+        return FileResponse(STATIC / name, media_type=ASSETS[name], headers=NO_STORE)
+
+    @router.get("/dashboard/reports/{folder}/{name}", response_class=HTMLResponse, include_in_schema=False)
+    async def report(folder: str, name: str) -> FileResponse:
+        """A window's evidently HTML report from monitor job ``folder``."""
+        from modelmedic.dashboard.data import report_path
+
+        path = report_path(settings, folder, name)
+        if path is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND,
+                f"no report {name} in monitor job {folder}: 'modelmedic monitor --html all' writes every window's",
+            )
+        return FileResponse(path, media_type="text/html")
+
+    return router
+
+
+def create_dashboard_app(settings: Settings | None = None, mlflow_ui: str | None = None) -> FastAPI:
+    """A small app serving only the dashboard, from local results (``modelmedic dashboard``).
+
+    Returns:
+        A FastAPI app without the prediction API.
+    """
+    from modelmedic import __version__
+
+    app = FastAPI(title="modelmedic dashboard", version=__version__, docs_url=None, redoc_url=None)
+    app.include_router(dashboard_router(settings, mlflow_ui))
+    return app
