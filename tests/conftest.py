@@ -69,3 +69,98 @@ def trained(settings, bike, bike_schema):
     from modelmedic.training import train_and_register
 
     return train_and_register(bike, bike_schema, settings=settings, kind="rf", source="test")
+
+
+SERVICE_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MODELMEDIC_TRACKING_URI",
+    "DATABASE_URL",
+    "MODELMEDIC_DATABASE_URL",
+    "MODELMEDIC_MODEL_URI",
+    "MODELMEDIC_API_TOKEN",
+    "MODELMEDIC_HOME",
+    "PROMETHEUS_MULTIPROC_DIR",
+)
+
+
+@pytest.fixture(scope="session")
+def champion_home(tmp_path_factory: pytest.TempPathFactory, bike_dir: Path, bike, bike_schema) -> Path:
+    """A home folder whose sqlite MLflow store holds a champion RF model, trained once per
+    session for the service tests. Read-only: tests that register versions use ``trained``."""
+    from modelmedic.config import Settings
+    from modelmedic.training import train_and_register
+
+    home = tmp_path_factory.mktemp("champion") / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        for var in SERVICE_ENV:
+            patch.delenv(var, raising=False)
+        settings = Settings(home=home, data_dir=bike_dir)
+        train_and_register(bike, bike_schema, settings=settings, kind="rf", source="test")
+    return home
+
+
+DASHBOARD_END = "2011-02-25"  # four weekly windows after the reference: quick, and they drift
+
+
+@pytest.fixture(scope="session")
+def dashboard_home(tmp_path_factory: pytest.TempPathFactory, bike_dir: Path, bike, bike_schema) -> Path:
+    """A home folder holding what the dashboard shows, made by the real library functions
+    once per session: a champion RF model, a tracked monitoring job (fast engine, every
+    window's evidently report) over the four weeks after the reference, a retrain decision
+    at their end and a backtest of three strategies over those weeks."""
+    from modelmedic import monitor
+    from modelmedic.backtest import backtest_and_report, config_from_settings
+    from modelmedic.config import Settings
+    from modelmedic.retrain import retrain
+    from modelmedic.training import train_and_register
+    from modelmedic.windows import windows_after
+
+    home = tmp_path_factory.mktemp("dashboard") / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        for var in SERVICE_ENV:
+            patch.delenv(var, raising=False)
+        settings = Settings(home=home, data_dir=bike_dir)
+        train_and_register(bike, bike_schema, settings=settings, kind="rf", source="test")
+        windows = windows_after(bike.loc[:DASHBOARD_END], settings.reference_end, "1W")
+        monitor.run(bike, bike_schema, settings=settings, windows=windows, engine="fast", html="all")
+        history = bike.loc[:DASHBOARD_END]
+        retrain(history, bike_schema, "periodic:1W", settings=settings, until=DASHBOARD_END, force=True)
+        config = config_from_settings(settings, kind="rf", workers=1)
+        backtest_and_report(history, bike_schema, ["never", "periodic:1W", "drift:0.5"], config, settings, log=False)
+    return home
+
+
+@pytest.fixture
+def http_process(tmp_path: Path):
+    """Run a server command for the length of a block, once ``ready_url`` answers 200:
+    ``with http_process([...], "http://127.0.0.1:PORT/health"): ...`` (its output goes to
+    ``tmp_path / "server.log"``, quoted when it exits early)."""
+    import subprocess
+    from contextlib import contextmanager
+
+    import httpx
+
+    from servers import wait_until
+
+    @contextmanager
+    def running(command: list[str], ready_url: str, env: dict[str, str] | None = None):
+        log = tmp_path / "server.log"
+        with open(log, "wb") as out:
+            process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+        def answers() -> bool:
+            if process.poll() is not None:
+                raise AssertionError(f"{command[0]} exited with {process.returncode}: {log.read_text()[-2000:]}")
+            try:
+                return httpx.get(ready_url, timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        try:
+            wait_until(answers, 180, f"{ready_url} to answer", interval=0.5)
+            yield process
+        finally:
+            process.terminate()
+            process.wait(30)
+
+    return running

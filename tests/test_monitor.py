@@ -257,3 +257,37 @@ def test_two_years_weekly_with_the_fast_engine(settings, model, bike, bike_schem
     assert all("temp" in w.drift.drifted_columns for w in summer)
     assert sum("degraded" in w.verdict for w in result.windows) > len(result.windows) / 2
     assert all(math.isfinite(w.performance["mae_ratio"]) for w in result.windows)
+
+
+def test_cli_monitor_reads_the_services_prediction_log(
+    settings, trained, bike, bike_schema, bike_dir, tmp_path
+) -> None:
+    """`monitor --source DATABASE_URL`: logged live traffic becomes the monitored windows."""
+    import datetime as dt
+
+    from modelmedic.model import predict
+    from modelmedic.service.store import PredictionStore
+
+    july = bike.loc["2011-07-01":"2011-07-13"]  # summer traffic, logged over 13 days of 2026
+    start = dt.datetime(2026, 3, 2)
+    url = f"sqlite:///{tmp_path / 'predictions.db'}"
+    store = PredictionStore(url).open()
+    predictions = predict(trained.model, july, bike_schema)
+    rows = [
+        {"id": f"p{i}", "created_at": start + dt.timedelta(hours=i), "model_version": trained.version,
+         "prediction": float(p), **{c: (row[c].item() if hasattr(row[c], "item") else row[c])
+                                    for c in store.feature_types}}
+        for i, ((_, row), p) in enumerate(zip(july.iterrows(), predictions, strict=True))
+    ]  # fmt: skip
+    store.log_predictions(rows)
+    store.record_feedback({f"p{i}": float(c) for i, c in enumerate(july["cnt"]) if i < 168})  # first week labelled
+    store.close()
+
+    result = runner.invoke(app, ["monitor", "--data", str(bike_dir), "--source", url, "--html", "none", "--json"])
+
+    assert result.exit_code == 0, result.output
+    first, second = json.loads(result.stdout)["windows"]
+    assert first["label"] == "2026-03-02..2026-03-08" and first["rows"] == 168
+    assert first["drift"]["columns"]["temp"]["drifted"] is True  # July against January
+    assert first["performance"]["mae"] > 0
+    assert "mae" not in second["performance"] or second["performance"]["mae"] is None  # no labels yet

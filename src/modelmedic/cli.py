@@ -35,8 +35,11 @@ err = Console(stderr=True)
 
 DataOption = Annotated[
     Path | None,
-    typer.Option("--data", help="Data: a bike data folder or zip, or your CSV/Parquet file "
-                 "(with --schema). Default: MODELMEDIC_DATA_DIR, else download from UCI."),
+    typer.Option(
+        "--data",
+        help="Data: a bike data folder or zip, or your CSV/Parquet file "
+        "(with --schema). Default: MODELMEDIC_DATA_DIR, else download from UCI.",
+    ),
 ]
 SchemaOption = Annotated[
     Path | None, typer.Option("--schema", help="Dataset description (TOML/YAML) for your own data.")
@@ -174,8 +177,10 @@ def data_command(
     if as_json:
         print_json(summary)
         return
-    out.print(f"[green]✓[/] {summary['rows']:,} rows of {kind}.csv, {summary['start']} to {summary['end']}, "
-              f"SHA-256 verified, in {folder}")
+    out.print(
+        f"[green]✓[/] {summary['rows']:,} rows of {kind}.csv, {summary['start']} to {summary['end']}, "
+        f"SHA-256 verified, in {folder}"
+    )
 
 
 @command("train")
@@ -201,8 +206,15 @@ def train_command(
     frame, dataset = load_data(settings, data, schema)
     with err.status(f"training {kind} and logging to MLflow…"):
         result = train_and_register(
-            frame, dataset, settings=settings, kind=kind, start=start, end=end, eval_weeks=eval_weeks,
-            register=not no_register, source=data_source_label(data, settings),
+            frame,
+            dataset,
+            settings=settings,
+            kind=kind,
+            start=start,
+            end=end,
+            eval_weeks=eval_weeks,
+            register=not no_register,
+            source=data_source_label(data, settings),
         )
     if as_json:
         print_json(result.to_dict())
@@ -221,8 +233,13 @@ def print_training(result: Any) -> None:
     rows = (("train", "training period"), ("eval", "next weeks"), ("baseline", "hour-of-day mean, next weeks"))
     for prefix, label in rows:
         if f"{prefix}/mae" in m:
-            table.add_row(label, f"{m[prefix + '/mae']:.1f}", f"{m[prefix + '/rmse']:.1f}", f"{m[prefix + '/r2']:.3f}",
-                          f"{m[prefix + '/mape']:.1%}")
+            table.add_row(
+                label,
+                f"{m[prefix + '/mae']:.1f}",
+                f"{m[prefix + '/rmse']:.1f}",
+                f"{m[prefix + '/r2']:.3f}",
+                f"{m[prefix + '/mape']:.1%}",
+            )
     out.print(table)
     version = f"version {result.version} (alias champion)" if result.version else "not registered"
     out.print(f"[green]✓[/] model {result.params['estimator']}: run {result.run_id}, {version}")
@@ -249,8 +266,20 @@ def ui_command(
         return
     if not settings.tracking_uri:
         settings.ensure_home()
-    cmd = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", uri, "--host", host,
-           "--port", str(port), "--default-artifact-root", settings.artifact_root.as_uri()]
+    cmd = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        uri,
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--default-artifact-root",
+        settings.artifact_root.as_uri(),
+    ]
     out.print(f"MLflow UI for {uri} at [bold]http://{host}:{port}[/] (Ctrl+C stops it)")
     try:
         code = subprocess.call(cmd)
@@ -273,6 +302,591 @@ def demo_command(
     from modelmedic.demo import run_demo
 
     run_demo(settings_from(ctx), data, out, err)
+
+
+def split_names(value: str | None) -> list[str]:
+    """``"a, b"`` -> ``["a", "b"]`` (``None`` -> ``[]``)."""
+    return [name.strip() for name in (value or "").split(",") if name.strip()]
+
+
+def parse_pairs(values: list[str] | None, option: str, convert: Callable[[str], Any] = str) -> dict[str, Any]:
+    """Parse repeated ``COLUMN=VALUE`` options into a dict.
+
+    Raises:
+        ConfigError: for an item without ``=`` or a value ``convert`` rejects.
+    """
+    from modelmedic.errors import ConfigError
+
+    pairs: dict[str, Any] = {}
+    for item in values or []:
+        column, sep, value = item.partition("=")
+        try:
+            if not (sep and column.strip() and value.strip()):
+                raise ValueError
+            pairs[column.strip()] = convert(value.strip())
+        except ValueError:
+            raise ConfigError(f"{option} expects COLUMN=VALUE, got '{item}'") from None
+    return pairs
+
+
+# options shared by the commands that compute drift
+StattestOption = Annotated[
+    str | None,
+    typer.Option(
+        "--stattest",
+        help="Test for every column (ks, chisquare, z, wasserstein, jensenshannon, psi, "
+        "…). Default: evidently's choice by reference size, type and unique values.",
+    ),
+]
+ThresholdOption = Annotated[
+    float | None, typer.Option("--threshold", min=0.0, help="Threshold for every column. Default: the test's own.")
+]
+PerColumnOption = Annotated[
+    list[str] | None, typer.Option("--per-column", help="One column's test, COLUMN=TEST (repeatable).")
+]
+PerColumnThresholdOption = Annotated[
+    list[str] | None, typer.Option("--per-column-threshold", help="One column's threshold, COLUMN=VALUE (repeatable).")
+]
+DriftShareOption = Annotated[
+    float,
+    typer.Option("--drift-share", help="Share of drifted columns (among those tested) at which the data set drifts."),
+]
+EngineOption = Annotated[
+    str | None, typer.Option("--engine", help="Drift engine: fast or evidently. Default: the drift_engine setting.")
+]
+
+
+@command("drift")
+def drift_command(
+    ctx: typer.Context,
+    reference: Annotated[Path, typer.Argument(help="Reference data: a CSV or Parquet file.")],
+    current: Annotated[Path, typer.Argument(help="Data to compare with it: a CSV or Parquet file.")],
+    numerical: Annotated[
+        str | None,
+        typer.Option(
+            "--numerical",
+            help="Numerical columns, comma-separated. When --numerical or --categorical is "
+            "given, only the named columns are tested; otherwise every column, typed by its dtype.",
+        ),
+    ] = None,
+    categorical: Annotated[
+        str | None, typer.Option("--categorical", help="Categorical columns, comma-separated.")
+    ] = None,
+    stattest: StattestOption = None,
+    threshold: ThresholdOption = None,
+    per_column: PerColumnOption = None,
+    per_column_threshold: PerColumnThresholdOption = None,
+    drift_share: DriftShareOption = 0.5,
+    engine: EngineOption = None,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also save evidently's HTML drift report to this file.")
+    ] = None,
+    as_json: JsonOption = False,
+    fail_on_drift: Annotated[
+        bool, typer.Option("--fail-on-drift", help="Exit with code 3 when the data set drifts.")
+    ] = False,
+) -> None:
+    """Compare two data files column by column: which columns drifted, and does the data set?
+
+    Example: `modelmedic drift january.csv march.parquet --categorical season,weathersit --fail-on-drift`
+    """
+    quiet_libraries()
+    from modelmedic.data import read_table
+    from modelmedic.drift import DriftOptions, get_engine, infer_columns
+
+    settings = settings_from(ctx)
+    reference_frame, current_frame = read_table(reference), read_table(current)
+    if numerical is None and categorical is None:
+        named = infer_columns(reference_frame)
+    else:
+        named = (split_names(numerical), split_names(categorical))
+    options = DriftOptions(
+        numerical=tuple(named[0]),
+        categorical=tuple(named[1]),
+        stattest=stattest,
+        threshold=threshold,
+        per_column_stattest=parse_pairs(per_column, "--per-column"),
+        per_column_threshold=parse_pairs(per_column_threshold, "--per-column-threshold", float),
+        drift_share=drift_share,
+    )
+    drift_engine = get_engine(engine or settings.drift_engine, options)
+    with err.status(f"computing the drift of {len(options.columns)} columns ({drift_engine.name} engine)…"):
+        result = drift_engine.fit(reference_frame).calculate(current_frame)
+    if html is not None:
+        from modelmedic.drift.evidently_engine import render_html
+
+        with err.status("rendering the evidently HTML report…"):
+            render_html(reference_frame, current_frame, options, html)
+    if as_json:
+        print_json(result.to_dict())
+    else:
+        print_drift(result)
+    if html is not None:
+        err.print(f"HTML report: {html}", highlight=False)
+    if fail_on_drift and result.drifted:
+        raise typer.Exit(3)
+
+
+def print_drift(result: Any) -> None:
+    """Show a drift result as a table of columns and a one-line verdict."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(
+        title=f"drift: {result.current_rows:,} current rows vs {result.reference_rows:,} "
+        f"reference rows ({result.engine} engine)"
+    )
+    for name in ("column", "type", "test", "score", "threshold", "drifted"):
+        table.add_column(name, justify="right" if name in {"score", "threshold"} else "left")
+    for c in result.columns.values():
+        verdict = (
+            "[bold red]yes[/]"
+            if c.drifted
+            else "no"
+            if c.drifted is False
+            else f"[yellow]untested:[/] {escape(c.error or '')}"
+        )
+        score = "–" if c.score is None else f"{c.score:.4g}"
+        table.add_row(escape(c.column), c.column_type, c.stattest, score, f"{c.threshold:g}", verdict)
+    out.print(table)
+    if result.drifted is None:
+        out.print("[yellow]insufficient data[/]: no column could be tested, so there is no verdict")
+        return
+    label = "[bold red]dataset drift[/]" if result.drifted else "[green]no dataset drift[/]"
+    out.print(
+        f"{label}: {result.n_drifted} of {len(result.tested)} tested columns drifted "
+        f"({result.share:.0%}; the data set drifts from {result.drift_share:.0%})"
+    )
+
+
+@command("serve")
+def serve_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind (0.0.0.0 for every one).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8000,
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Server processes.")] = 1,
+    model_uri: Annotated[
+        str | None, typer.Option("--model-uri", help="Model to serve (MODELMEDIC_MODEL_URI); default: the champion.")
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Prediction log (DATABASE_URL); default: sqlite in the home.")
+    ] = None,
+    check: Annotated[bool, typer.Option("--check", help="Check the model and the log, then exit.")] = False,
+    prepare: Annotated[
+        bool, typer.Option("--prepare", help="Migrate the log and train a champion if none exists, then exit.")
+    ] = False,
+) -> None:
+    """Serve predictions over HTTP, logging every prediction and label (docs at /docs).
+
+    Example: `modelmedic serve --port 8000` then
+    `curl -X POST localhost:8000/predict -H 'content-type: application/json' -d '{"season": 1, "yr": 0,
+    "mnth": 1, "hr": 8, "holiday": 0, "weekday": 3, "workingday": 1, "weathersit": 1, "temp": 0.24,
+    "atemp": 0.29, "hum": 0.81, "windspeed": 0.0}'`
+    """
+    quiet_libraries()
+    from modelmedic.service.lifecycle import preflight, run_server
+
+    settings = settings_from(ctx)
+    updates = {k: v for k, v in {"model_uri": model_uri, "database_url": database_url}.items() if v}
+    if updates:
+        settings = settings.model_copy(update=updates)
+    with err.status("preparing the prediction log and the model…" if prepare else "checking the model and the log…"):
+        report = preflight(settings, train_if_missing=prepare)
+    if check or prepare:
+        out.print(f"[green]✓[/] {report.line()}", highlight=False)
+        return
+    err.print(f"{report.line()}; listening on http://{host}:{port} (docs at /docs)", highlight=False)
+    run_server(settings, host, port, workers)
+
+
+@command("monitor")
+def monitor_command(
+    ctx: typer.Context,
+    data: DataOption = None,
+    schema: SchemaOption = None,
+    model_uri: Annotated[
+        str | None,
+        typer.Option("--model-uri", help="Model to monitor (an MLflow model URI); default: the registry's champion."),
+    ] = None,
+    window: Annotated[str, typer.Option("--window", help="Window length after the reference: 1D, 1W, 2W, 1M…")] = "1W",
+    batches: Annotated[
+        Path | None,
+        typer.Option("--batches", help="CSV file of explicit windows, one begin,end row each (replaces --window)."),
+    ] = None,
+    reference_start: Annotated[
+        str | None, typer.Option("--reference-start", help="First day of the reference period (default: the setting).")
+    ] = None,
+    reference_end: Annotated[
+        str | None, typer.Option("--reference-end", help="Last day of the reference period (default: the setting).")
+    ] = None,
+    engine: Annotated[
+        str | None, typer.Option("--engine", help="Drift engine: fast or evidently. Default: the drift_engine setting.")
+    ] = None,
+    stattest: Annotated[
+        str | None,
+        typer.Option(
+            "--stattest",
+            help="Test for every feature (ks, chisquare, z, wasserstein, jensenshannon, psi, "
+            "…). Default: evidently's choice by reference size, type and unique values.",
+        ),
+    ] = None,
+    threshold: Annotated[
+        float | None, typer.Option("--threshold", min=0.0, help="Threshold for every feature. Default: the test's own.")
+    ] = None,
+    per_column: Annotated[
+        list[str] | None,
+        typer.Option("--per-column", help="One column's test, COLUMN=TEST (repeatable; cnt and prediction too)."),
+    ] = None,
+    per_column_threshold: Annotated[
+        list[str] | None,
+        typer.Option("--per-column-threshold", help="One column's threshold, COLUMN=VALUE (repeatable)."),
+    ] = None,
+    drift_share: Annotated[
+        float, typer.Option("--drift-share", help="Share of drifted features at which the data set drifts.")
+    ] = 0.5,
+    html: Annotated[
+        str,
+        typer.Option(
+            "--html", help="evidently HTML report per window: none, drifted (windows whose data set drifts) or all."
+        ),
+    ] = "drifted",
+    min_rows: Annotated[
+        int, typer.Option("--min-rows", min=1, help="Windows with fewer rows are reported as insufficient data.")
+    ] = 20,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            "--source",
+            help='Monitor the service\'s prediction log at this database URL (e.g. "$DATABASE_URL") '
+            "against the reference period of --data, instead of the data set's own history.",
+        ),
+    ] = None,
+    evidently_workspace: Annotated[
+        Path | None,
+        typer.Option(
+            "--evidently-workspace",
+            help="Also write each window as a snapshot in this evidently workspace "
+            "(then: evidently ui --workspace PATH).",
+        ),
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Monitor the model window by window: drift, performance, data quality, logged to MLflow.
+
+    Example: `modelmedic monitor --window 1W --html drifted` then `modelmedic ui`
+    """
+    quiet_libraries()
+    from modelmedic import monitor
+    from modelmedic.windows import read_batches
+
+    settings = settings_from(ctx)
+    frame, dataset = load_data(settings, data, schema)
+    reference_start = reference_start or settings.reference_start
+    reference_end = reference_end or settings.reference_end
+    windows = read_batches(batches) if batches is not None else None
+    if source is not None:
+        from modelmedic.service.store import read_prediction_log
+
+        frame, live_windows = monitor.with_live_traffic(
+            frame, read_prediction_log(source), dataset,
+            reference_start=reference_start, reference_end=reference_end, window=window,
+        )  # fmt: skip
+        windows = windows or live_windows
+    result = monitor.run(
+        frame,
+        dataset,
+        settings=settings,
+        model_uri=model_uri,
+        window=window,
+        windows=windows,
+        reference_start=reference_start,
+        reference_end=reference_end,
+        engine=engine,
+        stattest=stattest,
+        threshold=threshold,
+        per_column_stattest=parse_pairs(per_column, "--per-column"),
+        per_column_threshold=parse_pairs(per_column_threshold, "--per-column-threshold", float),
+        drift_share=drift_share,
+        html=html,
+        min_rows=min_rows,
+        progress=sys.stderr.isatty(),
+    )
+    if evidently_workspace is not None:
+        export_workspace(
+            evidently_workspace,
+            result,
+            frame,
+            dataset,
+            settings,
+            stattest=stattest,
+            threshold=threshold,
+            per_column_stattest=parse_pairs(per_column, "--per-column"),
+            per_column_threshold=parse_pairs(per_column_threshold, "--per-column-threshold", float),
+        )
+    if as_json:
+        print_json(result.to_dict())
+        return
+    print_monitor(result)
+
+
+def export_workspace(path: Path, result: Any, frame: Any, dataset: Any, settings: Settings, **options: Any) -> None:
+    """Write a monitoring job's windows into the evidently workspace ``path``, with a progress bar."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from modelmedic.workspace import export_monitor_to_workspace
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
+        task = bar.add_task("evidently snapshots", total=len(result.windows))
+        export = export_monitor_to_workspace(
+            path, result, frame, dataset, settings=settings, advance=lambda: bar.advance(task), **options
+        )
+    err.print(
+        f"evidently workspace: {export.snapshots} snapshots in project '{export.project_name}' at {path}; "
+        f"see them with: evidently ui --workspace {path}",
+        highlight=False,
+    )
+
+
+def print_monitor(result: Any) -> None:
+    """Show a monitoring result: one row per window, then where to look next."""
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    table = Table(
+        title=f"monitor: {len(result.windows)} windows vs reference {result.reference_start}.."
+        f"{result.reference_end} ({result.engine} engine)",
+        box=box.SIMPLE_HEAD,
+    )
+    for name, width in {"window": 10, "share": 5, "drifted features": 24, "MAE": 5, "vs ref": 6, "verdict": 15}.items():
+        table.add_column(
+            name,
+            justify="right" if name in {"share", "MAE", "vs ref"} else "left",
+            no_wrap=True,
+            min_width=width,
+            max_width=width if name != "verdict" else None,
+            overflow="ellipsis",
+        )
+    styles = {"ok": "green", "insufficient data": "yellow"}
+    for w in result.windows:
+        share = "–" if w.drift_share is None else f"{w.drift_share:.0%}"
+        names = w.drift.drifted_columns if w.drift else []
+        features = f"{len(names)}: {', '.join(names)}" if names else ("0" if w.drift else "–")
+        mae, ratio = w.performance.get("mae"), w.performance.get("mae_ratio")
+        table.add_row(
+            f"{w.window.begin:%Y-%m-%d}",
+            share,
+            escape(features),
+            "–" if mae is None else f"{mae:.1f}",
+            "–" if ratio is None else f"{ratio:.2f}x",
+            f"[{styles.get(w.verdict, 'bold red')}]{escape(w.verdict)}[/]",
+        )
+    out.print(table)
+    counts = {v: sum(1 for w in result.windows if v in w.verdict) for v in ("drift", "degraded")}
+    out.print(
+        f"{counts['drift']} windows with dataset drift, {counts['degraded']} degraded; reference error: "
+        f"MAE {result.reference_error.get('mae', float('nan')):.1f} on {result.reference_error_source}"
+    )
+    out.print(f"reports: {result.folder}", highlight=False)
+    if result.summary_run_id:
+        out.print(
+            f"MLflow: experiment {result.experiment_id}, summary run {result.summary_run_id} ({result.tracking_uri})",
+            highlight=False,
+        )
+    out.print("next: [bold]modelmedic ui[/] and open the summary run's charts (drift/*, drift_share, perf/mae)")
+
+
+@command("dashboard")
+def dashboard_command(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind (0.0.0.0 for every one).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="Port to listen on.")] = 8050,
+    mlflow_ui: Annotated[
+        str | None, typer.Option("--mlflow-ui", help="MLflow UI address for run links (MODELMEDIC_MLFLOW_UI_URL).")
+    ] = None,
+) -> None:
+    """Serve the monitoring dashboard from the local results, without the prediction API.
+
+    Shows the champion's model card, drift and MAE per window, the backtest's strategies
+    and links to each window's evidently report and MLflow run.
+
+    Example: `modelmedic monitor && modelmedic backtest && modelmedic dashboard --port 8050`
+    """
+    from modelmedic.errors import ConfigError
+
+    try:
+        import uvicorn
+
+        from modelmedic.dashboard.routes import create_dashboard_app
+    except ImportError as exc:
+        raise ConfigError(
+            f"the dashboard needs the serve extra ({exc.name} is missing): pip install 'modelmedic[serve]'"
+        ) from None
+    quiet_libraries()
+    settings = settings_from(ctx)
+    if mlflow_ui:
+        settings = settings.model_copy(update={"mlflow_ui_url": mlflow_ui})
+    err.print(f"dashboard of {settings.home} at http://{host}:{port} (Ctrl+C stops it)", highlight=False)
+    uvicorn.run(create_dashboard_app(settings), host=host, port=port, access_log=False, log_level="warning")
+
+
+StrategyOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--strategy",
+        "-s",
+        help="Strategy spec, repeatable: never, periodic:4W, drift:0.5, drift:temp,hum, "
+        "performance:1.3, each optionally +expanding, +sliding:8W or +recency:4W; incremental:mlp, "
+        "incremental:sgd. Default (backtest): a grid of 22.",
+    ),
+]
+LabelDelayOption = Annotated[
+    str, typer.Option("--label-delay", help="How long after an hour its target is known: 0 (default), 12H, 7D…")
+]
+WindowOption = Annotated[str, typer.Option("--window", help="Window length: 1D, 1W (default), 2W, 1M…")]
+
+
+@command("backtest")
+def backtest_command(
+    ctx: typer.Context,
+    data: DataOption = None,
+    schema: SchemaOption = None,
+    strategy: StrategyOption = None,
+    window: WindowOption = "1W",
+    label_delay: LabelDelayOption = "0",
+    retrain_cost: Annotated[
+        float | None,
+        typer.Option(
+            "--retrain-cost",
+            min=0.0,
+            help="Cost of one retrain in MAE units (extra MAE during one window); "
+            "objective = MAE + cost x retrains / windows. Default: 5% of never retraining's MAE.",
+        ),
+    ] = None,
+    kind: Annotated[str, typer.Option("--kind", help="Model: hgb (gradient boosting) or rf (random forest).")] = "hgb",
+    workers: Annotated[int, typer.Option("--workers", min=1, help="Processes running strategies in parallel.")] = 2,
+    reference_start: Annotated[
+        str | None, typer.Option("--reference-start", help="First day of the reference period (default: the setting).")
+    ] = None,
+    reference_end: Annotated[
+        str | None, typer.Option("--reference-end", help="Last day of the reference period (default: the setting).")
+    ] = None,
+    engine: EngineOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Replay the history window by window to find the best retraining strategy (no look-ahead).
+
+    Each strategy decides at every window boundary, from the labels known then, whether to
+    retrain; the deployed model predicts the next window before its labels exist. Ranks the
+    strategies by error + retrain cost, shows the Pareto front, writes backtest.json and
+    charts to MODELMEDIC_HOME/reports/backtest/latest and logs everything to MLflow.
+
+    Example: `modelmedic backtest -s never -s periodic:4W -s drift:0.5+sliding:8W --label-delay 7D`
+    """
+    quiet_libraries()
+    from modelmedic.backtest import backtest_and_report, config_from_settings, parse_strategies
+    from modelmedic.backtest.charts import print_backtest, progress_bar
+    from modelmedic.backtest.engine import backtest_windows
+
+    settings = settings_from(ctx)
+    strategies = parse_strategies(strategy)
+    frame, dataset = load_data(settings, data, schema)
+    config = config_from_settings(
+        settings,
+        window=window,
+        label_delay=label_delay,
+        kind=kind,
+        workers=workers,
+        reference_start=reference_start,
+        reference_end=reference_end,
+        drift_engine=engine,
+    )
+    bar, advance = progress_bar(err, len(strategies) * len(backtest_windows(frame, config)))
+    with bar:
+        outcome = backtest_and_report(
+            frame, dataset, strategy, config, settings, retrain_cost=retrain_cost, progress=advance
+        )
+    if as_json:
+        print_json(outcome.document)
+        return
+    print_backtest(outcome, out)
+
+
+@command("retrain")
+def retrain_command(
+    ctx: typer.Context,
+    strategy: Annotated[
+        str, typer.Option("--strategy", "-s", help="The strategy to apply, e.g. periodic:4W+recency:4W (see backtest).")
+    ],
+    data: DataOption = None,
+    schema: SchemaOption = None,
+    until: Annotated[
+        str | None,
+        typer.Option("--until", help="Simulate 'now': use only the data up to this day (inclusive). Default: all."),
+    ] = None,
+    window: WindowOption = "1W",
+    label_delay: LabelDelayOption = "0",
+    min_improvement: Annotated[
+        float,
+        typer.Option(
+            "--min-improvement",
+            min=0.0,
+            help="Promote the challenger only if its MAE is lower by this fraction (0.02: 2%).",
+        ),
+    ] = 0.02,
+    eval_windows: Annotated[
+        int,
+        typer.Option(
+            "--eval-windows",
+            min=1,
+            help="Recent labelled windows the champion and challenger are compared on "
+            "(held out from the challenger's training).",
+        ),
+    ] = 1,
+    kind: Annotated[
+        str | None, typer.Option("--kind", help="Challenger model: hgb or rf. Default: the champion's kind.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Train a challenger even if no trigger fired.")] = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Show what would happen; change nothing (no registry change, no MLflow run)."),
+    ] = False,
+    as_json: JsonOption = False,
+) -> None:
+    """Decide whether retraining is due, train a challenger and promote it if it beats the champion.
+
+    The strategy's trigger decides (and says why); the challenger is trained on the strategy's
+    training set and compared with the champion on the latest labelled window(s); the registry
+    alias 'champion' moves only if the challenger is better by --min-improvement. Every
+    decision is logged as an MLflow run.
+
+    Example: `modelmedic retrain -s performance:1.2+sliding:8W --until 2011-06-30 --dry-run`
+    """
+    quiet_libraries()
+    from modelmedic.retrain import retrain
+
+    settings = settings_from(ctx)
+    frame, dataset = load_data(settings, data, schema)
+    with err.status(f"applying {strategy}…"):
+        decision = retrain(
+            frame,
+            dataset,
+            strategy,
+            settings=settings,
+            until=until,
+            window=window,
+            label_delay=label_delay,
+            min_improvement=min_improvement,
+            eval_windows=eval_windows,
+            kind=kind,
+            force=force,
+            dry_run=dry_run,
+        )
+    if as_json:
+        print_json(decision.to_dict())
+        return
+    out.print(decision.summary(), highlight=False)
 
 
 def main() -> None:

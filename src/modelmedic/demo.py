@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -13,22 +13,57 @@ if TYPE_CHECKING:
 
 
 def run_demo(settings: Settings, data: Path | None, out: Console, err: Console) -> None:
-    """Load the data, train and register the champion, then print what to run next."""
+    """Load the data, train and register the champion, monitor it week by week, backtest
+    retraining strategies, then print the recommendation and what to run next."""
+    from modelmedic import monitor
     from modelmedic.data import load_dataset
     from modelmedic.training import data_source_label, train_and_register
 
     began = time.perf_counter()
     out.rule("modelmedic demo: UCI Bike Sharing, hourly, 2011-2012")
-    with err.status("[1/2] loading and verifying the data…"):
+    with err.status("[1/4] loading and verifying the data…"):
         frame, schema = load_dataset(data, None, settings, progress=False)
-    out.print(f"[1/2] data: {len(frame):,} hourly rows, {frame.index.min():%Y-%m-%d} to {frame.index.max():%Y-%m-%d}")
-    with err.status("[2/2] training the champion on the reference period…"):
+    out.print(f"[1/4] data: {len(frame):,} hourly rows, {frame.index.min():%Y-%m-%d} to {frame.index.max():%Y-%m-%d}")
+    with err.status("[2/4] training the champion on the reference period…"):
         result = train_and_register(frame, schema, settings=settings, source=data_source_label(data, settings))
     m = result.metrics
     out.print(
-        f"[2/2] model: {result.params['estimator']} trained on {result.params['reference_start']}.."
+        f"[2/4] model: {result.params['estimator']} trained on {result.params['reference_start']}.."
         f"{result.params['reference_end']}; next 4 weeks MAE {m['eval/mae']:.1f} "
         f"(hour-of-day baseline {m['baseline/mae']:.1f}); registered as version {result.version}, alias champion"
     )
+    with err.status("[3/4] monitoring the champion week by week: drift, performance, data quality…"):
+        watched = monitor.run(frame, schema, settings=settings, window="1W", html="none")
+    weeks = watched.windows
+    drifted = sum(1 for w in weeks if w.drift is not None and w.drift.drifted)
+    degraded = sum(1 for w in weeks if "degraded" in w.verdict)
+    worst = max((w for w in weeks if "mae" in w.performance), key=lambda w: w.performance["mae"])
+    out.print(
+        f"[3/4] monitor: {len(weeks)} weeks after the reference; dataset drift in {drifted}, error above "
+        f"{1.5:g}x the reference in {degraded} (worst {worst.window.label}: MAE {worst.performance['mae']:.0f}, "
+        f"{worst.performance['mae_ratio']:.1f}x); {len(weeks) + 1} MLflow runs in experiment "
+        f"'{settings.model_name}-monitor', reports in {watched.folder}"
+    )
+    recommended = backtest_step(frame, schema, settings, out, err)
     out.rule(f"done in {time.perf_counter() - began:.0f} s")
-    out.print("next: [bold]modelmedic ui[/] to browse the runs in MLflow")
+    out.print(
+        "next: [bold]modelmedic ui[/] to browse the runs in MLflow: open the monitor experiment's summary "
+        "run for drift/*, drift_share and perf/mae over time; [bold]modelmedic monitor --html drifted[/] "
+        "adds evidently's report to every drifting week"
+    )
+    out.print(f"act on the backtest: [bold]modelmedic retrain -s {recommended} --dry-run[/]", highlight=False)
+
+
+def backtest_step(frame: Any, schema: Any, settings: Settings, out: Console, err: Console) -> str:
+    """Backtest the default grid of retraining strategies, show the ranking; return the recommended one."""
+    from modelmedic.backtest import DEFAULT_GRID, backtest_and_report, config_from_settings
+    from modelmedic.backtest.charts import print_backtest, progress_bar
+    from modelmedic.backtest.engine import backtest_windows
+
+    config = config_from_settings(settings)
+    out.print(f"[4/4] backtest: replaying {len(DEFAULT_GRID)} retraining strategies week by week (no look-ahead)…")
+    bar, advance = progress_bar(err, len(DEFAULT_GRID) * len(backtest_windows(frame, config)))
+    with bar:
+        outcome = backtest_and_report(frame, schema, None, config, settings, progress=advance)
+    print_backtest(outcome, out)
+    return outcome.ranking.recommendation

@@ -437,3 +437,43 @@ def run(
             finish_summary_run(result, settings)
     point_latest(folder.parent, folder, result.summary_run_id)
     return result
+
+
+def with_live_traffic(
+    frame: pd.DataFrame,
+    log: pd.DataFrame,
+    schema: DatasetSchema,
+    *,
+    reference_start: str,
+    reference_end: str,
+    window: str = "1W",
+) -> tuple[pd.DataFrame, list[Window]]:
+    """Put logged production traffic after the reference period, ready for :func:`run`.
+
+    ``log`` is the service's prediction log as a frame (``modelmedic.service.store.
+    read_prediction_log``): its rows become the monitored windows, the reference period
+    of ``frame`` stays the reference. Unlabelled rows keep a missing target, so
+    performance is computed where labels exist only.
+
+    Returns:
+        The combined frame and the windows covering the logged traffic.
+
+    Raises:
+        DataError: when the log holds no prediction.
+    """
+    import pandas as pd
+
+    from modelmedic.windows import make_windows
+
+    if log.empty:
+        raise DataError("the prediction log holds no prediction yet: send some to POST /predict first")
+    reference = select_period(frame, reference_start, reference_end)
+    columns = [c for c in reference.columns if c in log.columns or c == schema.target]
+    traffic = log.reindex(columns=columns)
+    combined = pd.concat([reference[columns], traffic]).sort_index(kind="stable")
+    for col in schema.categorical:
+        combined[col] = combined[col].astype("category")
+    first, last = traffic.index.min().normalize(), traffic.index.max().normalize() + pd.Timedelta(days=1)
+    if first < day_end(reference_end):
+        raise DataError("the prediction log overlaps the reference period: choose an earlier --reference-end")
+    return combined, make_windows(first, last, window)
