@@ -9,6 +9,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_BIKE = ROOT.parent / "shared" / "data" / "bike-sharing"
+# variables naming stores and models: a test must not pick up the developer's own
+STORE_ENV = (
+    "MLFLOW_TRACKING_URI",
+    "MODELMEDIC_TRACKING_URI",
+    "DATABASE_URL",
+    "MODELMEDIC_DATABASE_URL",
+    "MODELMEDIC_MODEL_URI",
+    "MODELMEDIC_API_TOKEN",
+)
 
 
 def _bike_dir() -> Path:
@@ -46,14 +55,7 @@ def settings(tmp_path: Path, bike_dir: Path, monkeypatch: pytest.MonkeyPatch):
     """Settings on a fresh home folder with a local sqlite MLflow store."""
     from modelmedic.config import Settings, get_settings
 
-    for var in (
-        "MLFLOW_TRACKING_URI",
-        "MODELMEDIC_TRACKING_URI",
-        "DATABASE_URL",
-        "MODELMEDIC_DATABASE_URL",
-        "MODELMEDIC_MODEL_URI",
-        "MODELMEDIC_API_TOKEN",
-    ):
+    for var in STORE_ENV:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("MODELMEDIC_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("MODELMEDIC_DATA_DIR", str(bike_dir))
@@ -71,16 +73,7 @@ def trained(settings, bike, bike_schema):
     return train_and_register(bike, bike_schema, settings=settings, kind="rf", source="test")
 
 
-SERVICE_ENV = (
-    "MLFLOW_TRACKING_URI",
-    "MODELMEDIC_TRACKING_URI",
-    "DATABASE_URL",
-    "MODELMEDIC_DATABASE_URL",
-    "MODELMEDIC_MODEL_URI",
-    "MODELMEDIC_API_TOKEN",
-    "MODELMEDIC_HOME",
-    "PROMETHEUS_MULTIPROC_DIR",
-)
+SERVICE_ENV = (*STORE_ENV, "MODELMEDIC_HOME", "PROMETHEUS_MULTIPROC_DIR")
 
 
 @pytest.fixture(scope="session")
