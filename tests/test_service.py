@@ -218,7 +218,8 @@ def test_metrics_count_requests_and_predictions(client: httpx.Client) -> None:
     ok = 'modelmedic_http_requests_total{method="POST",route="/predict",status="200"}'
     bad = 'modelmedic_http_requests_total{method="POST",route="/predict",status="422"}'
     assert value(text, ok) - value(before, ok) == 1 and value(text, bad) - value(before, bad) == 1
-    assert 'modelmedic_http_request_duration_seconds_bucket{le="0.05",method="POST",route="/predict"}' in text
+    histogram_bucket = 'modelmedic_http_request_duration_seconds_bucket{le="0.05",method="POST",route="/predict"}'
+    assert histogram_bucket in text  # the latency histogram is exposed per route (its presence, not a time)
 
 
 def test_monitoring_reports_live_drift_and_performance(service: dict[str, Any], client: httpx.Client) -> None:
