@@ -45,6 +45,13 @@ SchemaOption = Annotated[
     Path | None, typer.Option("--schema", help="Dataset description (TOML/YAML) for your own data.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
+KindOption = Annotated[str, typer.Option("--kind", help="Model: hgb (gradient boosting) or rf (random forest).")]
+ReferenceStartOption = Annotated[
+    str | None, typer.Option("--reference-start", help="First day of the reference period (default: the setting).")
+]
+ReferenceEndOption = Annotated[
+    str | None, typer.Option("--reference-end", help="Last day of the reference period (default: the setting).")
+]
 
 
 def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:
@@ -188,7 +195,7 @@ def train_command(
     ctx: typer.Context,
     data: DataOption = None,
     schema: SchemaOption = None,
-    kind: Annotated[str, typer.Option("--kind", help="Model: hgb (gradient boosting) or rf (random forest).")] = "hgb",
+    kind: KindOption = "hgb",
     start: Annotated[str | None, typer.Option("--start", help="First day of the training period.")] = None,
     end: Annotated[str | None, typer.Option("--end", help="Last day of the training period.")] = None,
     eval_weeks: Annotated[int, typer.Option("--eval-weeks", min=0, help="Weeks after training to evaluate on.")] = 4,
@@ -513,37 +520,14 @@ def monitor_command(
         Path | None,
         typer.Option("--batches", help="CSV file of explicit windows, one begin,end row each (replaces --window)."),
     ] = None,
-    reference_start: Annotated[
-        str | None, typer.Option("--reference-start", help="First day of the reference period (default: the setting).")
-    ] = None,
-    reference_end: Annotated[
-        str | None, typer.Option("--reference-end", help="Last day of the reference period (default: the setting).")
-    ] = None,
-    engine: Annotated[
-        str | None, typer.Option("--engine", help="Drift engine: fast or evidently. Default: the drift_engine setting.")
-    ] = None,
-    stattest: Annotated[
-        str | None,
-        typer.Option(
-            "--stattest",
-            help="Test for every feature (ks, chisquare, z, wasserstein, jensenshannon, psi, "
-            "…). Default: evidently's choice by reference size, type and unique values.",
-        ),
-    ] = None,
-    threshold: Annotated[
-        float | None, typer.Option("--threshold", min=0.0, help="Threshold for every feature. Default: the test's own.")
-    ] = None,
-    per_column: Annotated[
-        list[str] | None,
-        typer.Option("--per-column", help="One column's test, COLUMN=TEST (repeatable; cnt and prediction too)."),
-    ] = None,
-    per_column_threshold: Annotated[
-        list[str] | None,
-        typer.Option("--per-column-threshold", help="One column's threshold, COLUMN=VALUE (repeatable)."),
-    ] = None,
-    drift_share: Annotated[
-        float, typer.Option("--drift-share", help="Share of drifted features at which the data set drifts.")
-    ] = 0.5,
+    reference_start: ReferenceStartOption = None,
+    reference_end: ReferenceEndOption = None,
+    engine: EngineOption = None,
+    stattest: StattestOption = None,
+    threshold: ThresholdOption = None,
+    per_column: PerColumnOption = None,
+    per_column_threshold: PerColumnThresholdOption = None,
+    drift_share: DriftShareOption = 0.5,
     html: Annotated[
         str,
         typer.Option(
@@ -592,6 +576,12 @@ def monitor_command(
             reference_start=reference_start, reference_end=reference_end, window=window,
         )  # fmt: skip
         windows = windows or live_windows
+    tests = {
+        "stattest": stattest,
+        "threshold": threshold,
+        "per_column_stattest": parse_pairs(per_column, "--per-column"),
+        "per_column_threshold": parse_pairs(per_column_threshold, "--per-column-threshold", float),
+    }
     result = monitor.run(
         frame,
         dataset,
@@ -602,27 +592,14 @@ def monitor_command(
         reference_start=reference_start,
         reference_end=reference_end,
         engine=engine,
-        stattest=stattest,
-        threshold=threshold,
-        per_column_stattest=parse_pairs(per_column, "--per-column"),
-        per_column_threshold=parse_pairs(per_column_threshold, "--per-column-threshold", float),
         drift_share=drift_share,
         html=html,
         min_rows=min_rows,
         progress=sys.stderr.isatty(),
+        **tests,
     )
     if evidently_workspace is not None:
-        export_workspace(
-            evidently_workspace,
-            result,
-            frame,
-            dataset,
-            settings,
-            stattest=stattest,
-            threshold=threshold,
-            per_column_stattest=parse_pairs(per_column, "--per-column"),
-            per_column_threshold=parse_pairs(per_column_threshold, "--per-column-threshold", float),
-        )
+        export_workspace(evidently_workspace, result, frame, dataset, settings, **tests)
     if as_json:
         print_json(result.to_dict())
         return
@@ -764,14 +741,10 @@ def backtest_command(
             "objective = MAE + cost x retrains / windows. Default: 5% of never retraining's MAE.",
         ),
     ] = None,
-    kind: Annotated[str, typer.Option("--kind", help="Model: hgb (gradient boosting) or rf (random forest).")] = "hgb",
+    kind: KindOption = "hgb",
     workers: Annotated[int, typer.Option("--workers", min=1, help="Processes running strategies in parallel.")] = 2,
-    reference_start: Annotated[
-        str | None, typer.Option("--reference-start", help="First day of the reference period (default: the setting).")
-    ] = None,
-    reference_end: Annotated[
-        str | None, typer.Option("--reference-end", help="Last day of the reference period (default: the setting).")
-    ] = None,
+    reference_start: ReferenceStartOption = None,
+    reference_end: ReferenceEndOption = None,
     engine: EngineOption = None,
     as_json: JsonOption = False,
 ) -> None:

@@ -6,6 +6,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+# a week whose MAE exceeds this multiple of the reference error counts as degraded
+DEGRADED_RATIO = 1.5
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -17,6 +20,7 @@ def run_demo(settings: Settings, data: Path | None, out: Console, err: Console) 
     retraining strategies, then print the recommendation and what to run next."""
     from modelmedic import monitor
     from modelmedic.data import load_dataset
+    from modelmedic.monitor_tracking import experiment_name
     from modelmedic.training import data_source_label, train_and_register
 
     began = time.perf_counter()
@@ -33,16 +37,19 @@ def run_demo(settings: Settings, data: Path | None, out: Console, err: Console) 
         f"(hour-of-day baseline {m['baseline/mae']:.1f}); registered as version {result.version}, alias champion"
     )
     with err.status("[3/4] monitoring the champion week by week: drift, performance, data quality…"):
-        watched = monitor.run(frame, schema, settings=settings, window="1W", html="none")
+        watched = monitor.run(
+            frame, schema, settings=settings, window="1W", html="none", max_error_ratio=DEGRADED_RATIO
+        )
     weeks = watched.windows
     drifted = sum(1 for w in weeks if w.drift is not None and w.drift.drifted)
     degraded = sum(1 for w in weeks if "degraded" in w.verdict)
     worst = max((w for w in weeks if "mae" in w.performance), key=lambda w: w.performance["mae"])
     out.print(
         f"[3/4] monitor: {len(weeks)} weeks after the reference; dataset drift in {drifted}, error above "
-        f"{1.5:g}x the reference in {degraded} (worst {worst.window.label}: MAE {worst.performance['mae']:.0f}, "
+        f"{DEGRADED_RATIO:g}x the reference in {degraded} "
+        f"(worst {worst.window.label}: MAE {worst.performance['mae']:.0f}, "
         f"{worst.performance['mae_ratio']:.1f}x); {len(weeks) + 1} MLflow runs in experiment "
-        f"'{settings.model_name}-monitor', reports in {watched.folder}"
+        f"'{experiment_name(settings, watched.model_uri)}', reports in {watched.folder}"
     )
     recommended = backtest_step(frame, schema, settings, out, err)
     out.rule(f"done in {time.perf_counter() - began:.0f} s")

@@ -33,9 +33,11 @@ def feature_frame(frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
     missing = [c for c in schema.features if c not in frame.columns]
     if missing:
         raise DataError(f"the data lack the feature columns {', '.join(missing)}")
+    import pandas as pd
+
     out = frame[schema.features].copy()
     for col in schema.categorical:
-        if isinstance(out[col].dtype, __import__("pandas").CategoricalDtype):
+        if isinstance(out[col].dtype, pd.CategoricalDtype):
             out[col] = out[col].astype(out[col].cat.categories.dtype)
     return out
 
