@@ -13,7 +13,16 @@ from scipy import stats
 from typer.testing import CliRunner
 
 from modelmedic.cli import app
-from modelmedic.drift import STATTESTS, DriftOptions, DriftResult, compare, get_engine, is_drifted
+from modelmedic.drift import (
+    STATTESTS,
+    ColumnDrift,
+    DriftOptions,
+    DriftResult,
+    compare,
+    get_engine,
+    is_drifted,
+    is_numerical,
+)
 from modelmedic.errors import ConfigError, DriftError
 
 NUMERICAL = ("x", "level", "flag")
@@ -108,6 +117,17 @@ def test_default_tests_flag_drift_in_both_directions(
 def test_direction_of_the_verdict() -> None:
     assert is_drifted("ks", 0.01, 0.05) and not is_drifted("ks", 0.2, 0.05)
     assert is_drifted("wasserstein", 0.2, 0.1) and not is_drifted("wasserstein", 0.01, 0.1)
+
+
+def test_shared_verdict_threshold_and_type_rules() -> None:
+    """The rules both engines take from ``drift.base``: NaN is untested, default thresholds, numbers."""
+    nan = ColumnDrift.from_score("x", "numerical", "ks", 0.05, math.nan)
+    assert (nan.score, nan.drifted, nan.ok) == (None, None, False) and "K-S p_value is undefined" in nan.error
+    assert ColumnDrift.from_score("x", "numerical", "wasserstein", 0.1, 0.3).drifted is True
+    options = DriftOptions(numerical=("x", "y"), per_column_threshold={"y": 0.2})
+    assert options.resolved_threshold("x", "wasserstein") == 0.1 and options.resolved_threshold("y", "ks") == 0.2
+    assert is_numerical(pd.Series([1, 2])) and not is_numerical(pd.Series([True, False]))
+    assert not is_numerical(pd.Series(["a"]))
 
 
 def test_stattest_for_every_column(small: pd.DataFrame, shifted: pd.DataFrame) -> None:

@@ -24,6 +24,7 @@ from modelmedic.drift.base import (
     StatTest,
     insufficient_data,
     is_drifted,
+    is_numerical,
     register_engine,
     require_columns,
     stattest,
@@ -46,6 +47,7 @@ __all__ = [
     "infer_columns",
     "insufficient_data",
     "is_drifted",
+    "is_numerical",
     "register_engine",
     "require_columns",
     "stattest",
@@ -72,11 +74,7 @@ def get_engine(name: str, options: DriftOptions) -> DriftEngine:
 
 def infer_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Split columns into numerical and categorical by dtype (numbers vs everything else)."""
-    import pandas as pd
-
-    numerical = [
-        c for c in frame.columns if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])
-    ]
+    numerical = [c for c in frame.columns if is_numerical(frame[c])]
     categorical = [c for c in frame.columns if c not in numerical]
     return numerical, categorical
 

@@ -85,6 +85,13 @@ def is_drifted(test: str | StatTest, score: float, threshold: float) -> bool:
     return score < threshold if kind == "p_value" else score >= threshold
 
 
+def is_numerical(series: pd.Series) -> bool:
+    """Whether ``series`` holds numbers a numerical test can read (booleans are not)."""
+    import pandas as pd
+
+    return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+
+
 @dataclass(frozen=True)
 class ColumnDrift:
     """The drift of one column: which test ran, its score, threshold and verdict.
@@ -101,6 +108,18 @@ class ColumnDrift:
     score: float | None
     drifted: bool | None
     error: str | None = None
+
+    @classmethod
+    def from_score(cls, column: str, column_type: ColumnType, test: str, threshold: float, score: float) -> ColumnDrift:
+        """The result of ``test`` scoring ``score``: its verdict by :func:`is_drifted`.
+
+        Returns:
+            A tested column, or an untested one (with ``error``) when the score is NaN.
+        """
+        if math.isnan(score):
+            message = f"the {stattest(test).title} is undefined for these data (NaN)"
+            return cls(column, column_type, test, threshold, None, None, message)
+        return cls(column, column_type, test, threshold, score, is_drifted(test, score, threshold))
 
     @property
     def ok(self) -> bool:
@@ -250,6 +269,11 @@ class DriftOptions:
     def column_threshold(self, column: str) -> float | None:
         """The threshold asked for ``column`` (``None``: the test's default)."""
         return self.per_column_threshold.get(column, self.threshold)
+
+    def resolved_threshold(self, column: str, test: str) -> float:
+        """The threshold asked for ``column``, else the default of ``test`` (the one that runs)."""
+        threshold = self.column_threshold(column)
+        return stattest(test).default_threshold if threshold is None else threshold
 
 
 def insufficient_data(reference_values: int, current_values: int, min_rows: int) -> str | None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import math
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,7 +29,7 @@ from modelmedic.drift.base import (
     DriftOptions,
     DriftResult,
     insufficient_data,
-    is_drifted,
+    is_numerical,
     register_engine,
     require_columns,
 )
@@ -112,11 +111,9 @@ def usable_values(series: pd.Series) -> pd.Series:
 
 def _column_problem(reference: pd.Series, current: pd.Series, column_type: str, min_rows: int) -> str | None:
     """Why a column cannot be tested, or ``None``."""
-    import pandas as pd
-
     if column_type == "numerical":
         for side, values in (("reference", reference), ("current data", current)):
-            if not (pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)):
+            if not is_numerical(values):
                 return f"the {side} holds non-numbers in a numerical column; declare it categorical"
     return insufficient_data(len(usable_values(reference)), len(usable_values(current)), min_rows)
 
@@ -254,21 +251,14 @@ class EvidentlyEngine(DriftEngine):
         config = metric["config"]
         column = config["column"]
         test = _test_names()[config["method"]]
-        threshold = float(config["threshold"])
-        score = float(metric["value"])
-        column_type = self.options.column_type(column)
-        if math.isnan(score):
-            return ColumnDrift(column, column_type, test, threshold, None, None, "evidently returned no score (NaN)")
-        return ColumnDrift(column, column_type, test, threshold, score, is_drifted(test, score, threshold))
+        threshold, score = float(config["threshold"]), float(metric["value"])
+        return ColumnDrift.from_score(column, self.options.column_type(column), test, threshold, score)
 
     def _untested(self, column: str, reference: pd.Series, current: pd.Series, error: str) -> ColumnDrift:
         """A ColumnDrift without verdict, naming the test that would have run."""
         column_type = self.options.column_type(column)
         test = self.options.column_stattest(column) or _default_stattest(reference, current, column_type)
-        threshold = self.options.column_threshold(column)
-        if threshold is None:
-            threshold = STATTESTS[test].default_threshold
-        return ColumnDrift(column, column_type, test, threshold, None, None, error)
+        return ColumnDrift(column, column_type, test, self.options.resolved_threshold(column, test), None, None, error)
 
 
 def _default_stattest(reference: pd.Series, current: pd.Series, column_type: str) -> str:

@@ -24,13 +24,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 import numpy as np
 
 from modelmedic.drift.base import (
-    STATTESTS,
     ColumnDrift,
     DriftEngine,
     DriftOptions,
     DriftResult,
     insufficient_data,
-    is_drifted,
     register_engine,
 )
 from modelmedic.drift.stats import (
@@ -257,8 +255,7 @@ def column_drift(
     if test is None:
         n_unique = union_size(ref, cur, cap=DEFAULT_TEST_MAX_UNIQUE) if both else 0
         test = default_stattest(column_type, ref.n if both else 0, n_unique)
-    threshold = options.column_threshold(column)
-    threshold = STATTESTS[test].default_threshold if threshold is None else threshold
+    threshold = options.resolved_threshold(column, test)
 
     def untested(message: str) -> ColumnDrift:
         return ColumnDrift(column, column_type, test, threshold, None, None, message)
@@ -273,9 +270,7 @@ def column_drift(
             score = TESTS[test](ref, cur)
     except DriftError as exc:
         return untested(str(exc))
-    if math.isnan(score):
-        return untested(f"the {STATTESTS[test].title} is undefined for these data (NaN)")
-    return ColumnDrift(column, column_type, test, threshold, score, is_drifted(test, score, threshold))
+    return ColumnDrift.from_score(column, column_type, test, threshold, score)
 
 
 def _per_column(columns: list[str], work: Callable[[str], T], rows: int) -> dict[str, T]:

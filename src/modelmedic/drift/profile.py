@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from modelmedic.drift.base import ColumnType, DriftOptions
+from modelmedic.drift.base import ColumnType, DriftOptions, is_numerical
 from modelmedic.drift.stats import CategoryStats, ColumnStats, NumericStats
 from modelmedic.errors import DataError, DriftError, ModelNotFoundError
 
@@ -164,13 +164,9 @@ def profile_reference(
 
 def schema_profile(reference: pd.DataFrame, schema: DatasetSchema) -> ReferenceProfile:
     """Profile the schema's features and, when present, its target (by its dtype)."""
-    import pandas as pd
-
     numerical, categorical = list(schema.numerical), list(schema.categorical)
     if schema.target in reference.columns:
-        target = reference[schema.target]
-        numeric = pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target)
-        (numerical if numeric else categorical).append(schema.target)
+        (numerical if is_numerical(reference[schema.target]) else categorical).append(schema.target)
     return profile_reference(reference, numerical, categorical)
 
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from modelmedic.drift.base import require_columns
+from modelmedic.drift.base import is_numerical, require_columns
 from modelmedic.errors import DataError, DriftError
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ def numeric_stats(series: pd.Series) -> NumericStats:
     """
     import pandas as pd
 
-    if not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+    if not is_numerical(series):
         raise DriftError(
             f"numerical column '{series.name}' holds {series.dtype} values, not numbers; declare it categorical"
         )
