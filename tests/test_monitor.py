@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from modelmedic import monitor
 from modelmedic.cli import app
-from modelmedic.errors import ConfigError, ModelNotFoundError
+from modelmedic.errors import ConfigError, DataError, ModelNotFoundError
 from modelmedic.monitor_results import INSUFFICIENT, OK, TABLE_COLUMNS
 from modelmedic.windows import Window, windows_after
 
@@ -207,6 +207,17 @@ def test_bad_options_and_a_missing_champion(settings, model, six_weeks, bike_sch
         monitor.run(six_weeks, bike_schema, model, settings, html="sometimes")
     with pytest.raises(ModelNotFoundError, match="modelmedic train"):
         monitor.run(six_weeks, bike_schema, settings=settings, html="none")
+
+
+def test_a_failed_job_leaves_no_report_folder_and_no_windows_is_one_error(
+    settings, model, six_weeks, bike_schema
+) -> None:
+    with pytest.raises(ConfigError, match="unknown drift engine"):
+        monitor.run(six_weeks, bike_schema, model, settings, engine="nope", html="none", track=False)
+    root = settings.reports_dir / "monitor"
+    assert not root.exists() or not any(root.iterdir())
+    with pytest.raises(DataError, match="no windows given"):
+        monitor.run(six_weeks, bike_schema, model, settings, windows=[], html="none", track=False)
 
 
 def test_cli_monitor_batches_json_and_table(settings, trained, bike_dir, tmp_path, monkeypatch) -> None:

@@ -57,7 +57,7 @@ import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -234,8 +234,7 @@ def assess(
     status = OK if drift is not None else INSUFFICIENT
     result = WindowResult(window, len(current), len(labelled), status, base.profile.check(current))
     if drift is not None:
-        features = {c: drift.columns[c] for c in schema.features}
-        result.drift = DriftResult(features, drift.drift_share, drift.reference_rows, drift.current_rows, drift.engine)
+        result.drift = replace(drift, columns={c: drift.columns[c] for c in schema.features})
         result.target_drift = drift.columns.get(schema.target) if base.labelled else None
         result.prediction_drift = drift.columns.get(schema.prediction)
         if len(labelled) >= min_rows:
@@ -371,6 +370,8 @@ def run(
     explicit = windows
     windows = windows if windows is not None else windows_after(frame, ref_end, window)
     if not windows:
+        if explicit is not None:
+            raise DataError("no windows given: nothing to monitor (a batch file needs one begin,end row a window)")
         raise DataError(f"no data after the reference period (ends {ref_end}): nothing to monitor")
     model, model_uri, version = resolve_model(model, model_uri, settings)
     data = monitored_frame(frame, schema, model)
@@ -385,7 +386,6 @@ def run(
     slices = [w.slice(data) for w in windows]
     enough = [i for i, s in enumerate(slices) if len(s) >= min_rows]
     workers = workers or default_workers()
-    folder = _report_folder(settings)
     seconds = {"prepare": time.perf_counter() - began}
 
     with WindowDrift(engine, job_options, base.reference[columns], workers) as drift:
@@ -401,6 +401,7 @@ def run(
         seconds["drift"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
+        folder = _report_folder(settings)  # only now: a job that fails earlier leaves no empty folder
         chosen = [
             i for i, r in enumerate(results)
             if r.drift is not None and (html == "all" or (html == "drifted" and r.drift.drifted))
@@ -468,12 +469,12 @@ def with_live_traffic(
     if log.empty:
         raise DataError("the prediction log holds no prediction yet: send some to POST /predict first")
     reference = select_period(frame, reference_start, reference_end)
+    first, last = log.index.min().normalize(), log.index.max().normalize() + pd.Timedelta(days=1)
+    if first < day_end(reference_end):
+        raise DataError("the prediction log overlaps the reference period: choose an earlier --reference-end")
     columns = [c for c in reference.columns if c in log.columns or c == schema.target]
     traffic = log.reindex(columns=columns)
     combined = pd.concat([reference[columns], traffic]).sort_index(kind="stable")
     for col in schema.categorical:
         combined[col] = combined[col].astype("category")
-    first, last = traffic.index.min().normalize(), traffic.index.max().normalize() + pd.Timedelta(days=1)
-    if first < day_end(reference_end):
-        raise DataError("the prediction log overlaps the reference period: choose an earlier --reference-end")
     return combined, make_windows(first, last, window)

@@ -86,6 +86,7 @@ def log_monitor(
     summary_id = summary.info.run_id
     result.tracking_uri = settings.resolved_tracking_uri
     result.experiment_id, result.summary_run_id = experiment, summary_id
+    series: list[tuple[int, int, dict[str, float]]] = []
     for w in result.windows:
         tags = {
             **common,
@@ -103,10 +104,9 @@ def log_monitor(
             "window_index": w.window.index,
             "rows": w.rows,
         }
-        tracking.log_values(
-            client, w.run_id, w.metrics(), window_params,
-            step=w.window.index, timestamp_ms=_ms(w.window.end),
-        )  # fmt: skip
+        step, stamp, metrics = w.window.index, _ms(w.window.end), w.metrics()
+        series.append((step, stamp, metrics))  # the summary run's series, logged at the end
+        tracking.log_values(client, w.run_id, metrics, window_params, step=step, timestamp_ms=stamp)
         if w.html and result.folder is not None:
             client.log_artifact(w.run_id, str(result.folder / w.html), "evidently")
         client.set_terminated(w.run_id)
@@ -125,7 +125,6 @@ def log_monitor(
     }
     reference = {f"reference/{k}": v for k, v in result.reference_error.items()}
     tracking.log_values(client, summary_id, reference, summary_params)
-    series = [(w.window.index, _ms(w.window.end), w.metrics()) for w in result.windows]
     tracking.log_series(client, summary_id, series)
 
 
