@@ -357,8 +357,9 @@ def run(
         ModelNotFoundError: when no model can be loaded.
         TrackingError: when MLflow refuses.
     """
-    from modelmedic.monitor_tracking import finish_summary_run, log_monitor, store_errors
+    from modelmedic.monitor_tracking import finish_summary_run, log_monitor
     from modelmedic.reports import point_latest, write_monitor_files
+    from modelmedic.tracking import store_errors
 
     began = time.perf_counter()
     settings = settings or get_settings()

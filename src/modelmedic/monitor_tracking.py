@@ -11,12 +11,10 @@ its metrics in one batched call.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from modelmedic.config import Settings
-from modelmedic.errors import TrackingError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -29,19 +27,6 @@ def experiment_name(settings: Settings, model_uri: str) -> str:
     configured model name for URIs outside the registry)."""
     match = re.match(r"models:/([^/@]+)", model_uri)
     return f"{match.group(1) if match else settings.model_name}-monitor"
-
-
-@contextmanager
-def store_errors(settings: Settings) -> Iterator[None]:
-    """Turn the MLflow store's refusals inside the block into a :class:`TrackingError`."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        yield
-    except MlflowException as exc:
-        raise TrackingError(f"MLflow store {settings.resolved_tracking_uri} refused: {exc.message}") from None
-    except OSError as exc:
-        raise TrackingError(f"cannot write to MLflow store {settings.resolved_tracking_uri}: {exc}") from None
 
 
 def _ms(stamp: pd.Timestamp) -> int:

@@ -11,7 +11,8 @@ import os
 import re
 import time
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings, get_settings
@@ -69,6 +70,19 @@ def client(settings: Settings | None = None) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+@contextmanager
+def store_errors(settings: Settings) -> Iterator[None]:
+    """Turn the MLflow store's refusals inside the block into a one-line :class:`TrackingError`."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        yield
+    except MlflowException as exc:
+        raise TrackingError(f"MLflow store {settings.resolved_tracking_uri} refused: {exc.message}") from None
+    except OSError as exc:
+        raise TrackingError(f"cannot reach MLflow store {settings.resolved_tracking_uri}: {exc}") from None
+
+
 def experiment_id(name: str, settings: Settings | None = None) -> str:
     """Return the id of experiment ``name``, creating it if needed (safe to repeat).
 
@@ -81,7 +95,7 @@ def experiment_id(name: str, settings: Settings | None = None) -> str:
 
     settings = settings or get_settings()
     mlflow_client = client(settings)
-    try:
+    with store_errors(settings):
         found = mlflow_client.get_experiment_by_name(name)
         if found is not None:
             if found.lifecycle_stage == "deleted":
@@ -95,15 +109,6 @@ def experiment_id(name: str, settings: Settings | None = None) -> str:
             if found is None:
                 raise
             return found.experiment_id
-    except MlflowException as exc:
-        raise TrackingError(f"MLflow store {settings.resolved_tracking_uri} refused: {exc.message}") from None
-    except OSError as exc:
-        raise TrackingError(f"cannot reach MLflow store {settings.resolved_tracking_uri}: {exc}") from None
-
-
-def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
-    for i in range(0, len(items), size):
-        yield items[i : i + size]
 
 
 def log_values(
