@@ -147,6 +147,25 @@ def test_empty_home_gives_no_sections_and_says_what_to_run(tmp_path: Path) -> No
     assert "modelmedic train" in text and "modelmedic monitor" in text and "modelmedic backtest" in text
 
 
+def test_damaged_results_are_problems_not_a_server_error(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    backtest = home / "reports" / "backtest" / "latest" / "backtest.json"
+    backtest.parent.mkdir(parents=True)
+    backtest.write_text('{"strategies": [')  # half-written while 'modelmedic backtest' runs
+    (home / "reports" / "monitor").mkdir(parents=True)
+    (home / "reports" / "monitor" / "latest.json").write_text("{}")  # names no job folder
+
+    with TestClient(create_dashboard_app(home_settings(home))) as client:
+        answer = client.get("/dashboard/data.json")
+
+    assert answer.status_code == 200
+    body = strict_json(answer.text)
+    assert body["backtest"] is None and body["monitor"] is None
+    problems = body["problems"]
+    assert any("backtest results cannot be read" in p and "'modelmedic backtest' again" in p for p in problems)
+    assert any("monitoring results cannot be read" in p and "'modelmedic monitor' again" in p for p in problems)
+
+
 def test_report_path_refuses_anything_but_a_window_report(dashboard_home: Path) -> None:
     settings = home_settings(dashboard_home)
     folder = json.loads((dashboard_home / "reports" / "monitor" / "latest.json").read_text())["folder"]

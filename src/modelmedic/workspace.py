@@ -53,11 +53,6 @@ class WorkspaceExport:
     snapshots: int
     skipped: int
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        return {"path": str(self.path), "project_id": self.project_id, "project_name": self.project_name,
-                "snapshots": self.snapshots, "skipped": self.skipped}  # fmt: skip
-
 
 def project_name(settings: Settings, model_uri: str) -> str:
     """The workspace project of a monitored model: ``<registered name> monitoring``."""

@@ -11,14 +11,15 @@
   (:mod:`modelmedic.dashboard.model_card`);
 - ``live``: the prediction service's traffic, when the caller passes it.
 
-A missing part is ``None`` with a ``problems`` entry saying which command produces it;
-nothing here raises for missing results.
+A missing or unreadable part is ``None`` with a ``problems`` entry saying which command
+produces it; nothing here raises for missing or damaged results.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -185,6 +186,20 @@ def read_backtest(settings: Settings) -> dict[str, Any] | None:
     return json.loads(path.read_text("utf-8"))
 
 
+def _results(
+    read: Callable[[], dict[str, Any] | None], what: str, command: str, problems: list[str]
+) -> dict[str, Any] | None:
+    """``read()``, or ``None`` with an entry in ``problems`` naming the command that makes the results."""
+    try:
+        found = read()
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:  # a damaged or half-written file
+        problems.append(f"the latest {what} results cannot be read ({exc!r}): run '{command}' again")
+        return None
+    if found is None:
+        problems.append(f"no {what} results yet: run '{command}'")
+    return found
+
+
 def dashboard_data(
     settings: Settings,
     *,
@@ -213,12 +228,8 @@ def dashboard_data(
     if problem:
         problems.append(problem)
     retrains = retrain_decisions(settings, mlflow_ui)
-    monitor = read_monitor(settings, mlflow_ui)
-    if monitor is None:
-        problems.append("no monitoring results yet: run 'modelmedic monitor'")
-    backtest = read_backtest(settings)
-    if backtest is None:
-        problems.append("no backtest results yet: run 'modelmedic backtest'")
+    monitor = _results(lambda: read_monitor(settings, mlflow_ui), "monitoring", "modelmedic monitor", problems)
+    backtest = _results(lambda: read_backtest(settings), "backtest", "modelmedic backtest", problems)
     body = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "mlflow_ui": mlflow_ui,

@@ -47,7 +47,10 @@ def model_card(settings: Settings, mlflow_ui: str) -> tuple[dict[str, Any] | Non
         return None, f"no champion model '{name}' in the MLflow store: run 'modelmedic train'"
     except OSError as exc:
         return None, f"cannot read the MLflow store {settings.resolved_tracking_uri}: {exc}"
-    run = mlflow_client.get_run(version.run_id) if version.run_id else None
+    try:
+        run = mlflow_client.get_run(version.run_id) if version.run_id else None
+    except MlflowException:  # the training run was purged: a card without its details
+        run = None
     params = run.data.params if run else {}
     metrics = run.data.metrics if run else {}
     experiment = run.info.experiment_id if run else None

@@ -61,7 +61,7 @@ def load_reference(settings: Settings, served: ServedModel, schema: DatasetSchem
         from modelmedic.data import load_dataset
         from modelmedic.windows import select_period
 
-        frame, _ = load_dataset(None, schema if schema.name.startswith("bike-") else None, settings, progress=False)
+        frame, _ = load_dataset(None, schema, settings, progress=False)
         engine = get_engine(SERVICE_DRIFT_ENGINE, options).fit(select_period(frame, start, end))
     except Exception as exc:  # no data, no engine: the service still predicts
         logger.warning("live drift is unavailable: %s", exc)

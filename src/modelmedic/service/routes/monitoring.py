@@ -32,8 +32,8 @@ async def drift(since: Since = None, state: ServiceState = Depends(get_state)) -
     if reference is None or reference.engine is None:
         reason = reference.problem if reference else "no model loaded yet"
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, f"drift is unavailable: {reason}")
-    frame = await run_in_threadpool(_store(state).read_frame, since)
-    report = await run_in_threadpool(drift_report, reference, frame, since)
+    store = _store(state)
+    report = await run_in_threadpool(lambda: drift_report(reference, store.read_frame(since), since))
     share = report["dataset"].get("share")
     if share is not None:
         state.metrics.drift_share.set(share)
@@ -43,5 +43,5 @@ async def drift(since: Since = None, state: ServiceState = Depends(get_state)) -
 @router.get("/performance", response_model=PerformanceReport, responses={503: {"model": ErrorBody}})
 async def performance(since: Since = None, state: ServiceState = Depends(get_state)) -> Any:
     """Regression metrics of the live predictions since ``since`` that received a label."""
-    frame = await run_in_threadpool(_store(state).read_frame, since)
-    return performance_report(frame, state.schema, since)
+    store = _store(state)  # read and compute off the event loop: pandas would stall /predict
+    return await run_in_threadpool(lambda: performance_report(store.read_frame(since), state.schema, since))
