@@ -48,6 +48,19 @@ def test_decisions_that_leave_the_registry_alone(settings, trained, bike, bike_s
         bike, bike_schema, "periodic:4W", settings=settings, until="2011-03-31", label_delay="7D", dry_run=True
     )
     assert delayed.label_cutoff == "2011-03-25T00:00:00" and delayed.eval_end == "2011-03-25T00:00:00"
+    # held-out rows from before the champion's deployment (7 days after its data) are still scored
+    early = retrain(
+        bike,
+        bike_schema,
+        "periodic:4W",
+        settings=settings,
+        until="2011-02-10",
+        label_delay="7D",
+        force=True,
+        dry_run=True,
+    )
+    assert early.eval_start == "2011-01-29T00:00:00" and early.eval_rows > 0
+    assert early.champion_mae > 0 and early.improvement == pytest.approx(1 - early.challenger_mae / early.champion_mae)
 
     with pytest.raises(ConfigError, match="online learner"):
         retrain(bike, bike_schema, "incremental:sgd", settings=settings)

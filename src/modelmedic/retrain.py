@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings, get_settings
-from modelmedic.errors import ConfigError, DataError
+from modelmedic.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -126,11 +126,10 @@ def champion_deployment(
 def _fit(
     strategy: Strategy, labelled: pd.DataFrame, cutoff: pd.Timestamp, schema: DatasetSchema, kind: str, seed: int
 ) -> tuple[Any, pd.DataFrame]:
+    from modelmedic.backtest.strategies import training_rows
     from modelmedic.model import build_model, fit
 
-    rows, weights = strategy.policy.select(labelled.iloc[: labelled.index.searchsorted(cutoff)], cutoff)
-    if rows.empty or rows[schema.target].notna().sum() == 0:
-        raise DataError(f"{strategy.name}: no labelled rows in the training set before {cutoff}")
+    rows, weights = training_rows(strategy, labelled, cutoff, schema)
     return fit(build_model(kind, schema, seed), rows, schema, sample_weight=weights), rows
 
 
@@ -161,10 +160,11 @@ def retrain(
     """
     import numpy as np
 
-    from modelmedic.backtest.engine import DriftCache, window_length
-    from modelmedic.backtest.policies import parse_duration
+    from modelmedic.backtest.policies import parse_duration, window_length
+    from modelmedic.backtest.store import DriftCache
     from modelmedic.backtest.strategies import Strategy, boundary_view, parse_strategy
     from modelmedic.model import feature_frame, predict
+    from modelmedic.performance import regression_metrics
 
     settings = settings or get_settings()
     strategy = parse_strategy(strategy_spec)
@@ -213,9 +213,10 @@ def retrain(
         return _record(decision, settings, window, label_delay, min_improvement, eval_windows)
     kind = kind or champion["kind"]
     challenger, _ = _fit(strategy, labelled, eval_start, schema, kind, settings.seed)
-    actual = held_out[schema.target].to_numpy(dtype=float)
-    champion_mae = float(np.mean(np.abs(view.predictions.loc[held_out.index].to_numpy() - actual)))
-    challenger_mae = float(np.mean(np.abs(predict(challenger, held_out, schema) - actual)))
+    # the champion is scored afresh: held-out rows can predate its deployment (label delay)
+    actual = held_out[schema.target]
+    champion_mae = regression_metrics(actual, predict(deployed.model, held_out, schema))["mae"]
+    challenger_mae = regression_metrics(actual, predict(challenger, held_out, schema))["mae"]
     improvement = (champion_mae - challenger_mae) / champion_mae if champion_mae > 0 else 0.0
     decision.champion_mae, decision.challenger_mae, decision.improvement = champion_mae, challenger_mae, improvement
     if improvement >= min_improvement:
@@ -320,7 +321,7 @@ def _record(
             version = tracking.register(
                 info.model_uri,
                 settings.model_name,
-                alias=None,
+                alias=tracking.CHAMPION,
                 settings=settings,
                 tags={
                     "strategy": decision.strategy,
@@ -328,7 +329,6 @@ def _record(
                     "reference": f"{params['reference_start']}..{params['reference_end']}",
                 },
             )
-            tracking.set_alias(settings.model_name, tracking.CHAMPION, version, settings)
             decision.promoted_version = version
             tags["modelmedic.promoted_version"] = version
         tracking.log_values(client, run.info.run_id, metrics, params, tags)

@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.backtest.policies import parse_duration
-from modelmedic.backtest.store import BACKTEST_PARAMS, DriftCache, ModelStore, limit_threads, window_length
+from modelmedic.backtest.policies import parse_duration, window_length
+from modelmedic.backtest.store import BACKTEST_PARAMS, DriftCache, ModelStore, limit_threads
 from modelmedic.backtest.strategies import (
     AnyStrategy,
     Deployment,

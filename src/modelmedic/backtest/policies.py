@@ -19,6 +19,20 @@ if TYPE_CHECKING:
 RECENCY_HORIZON = 7  # half-lives after which rows are dropped (weight below 1 %)
 
 
+def window_length(freq: str) -> pd.Timedelta:
+    """The nominal length of a window of ``freq`` (a month counts 31 days).
+
+    Raises:
+        ConfigError: for a frequency :func:`modelmedic.windows.parse_freq` does not understand.
+    """
+    import pandas as pd
+
+    from modelmedic.windows import parse_freq
+
+    anchor = pd.Timestamp("2000-01-01")
+    return (anchor + parse_freq(freq)) - anchor
+
+
 def parse_duration(spec: str) -> pd.Timedelta:
     """Parse ``0``, ``12H``, ``7D`` or ``8W`` into a ``Timedelta``.
 
@@ -27,15 +41,12 @@ def parse_duration(spec: str) -> pd.Timedelta:
     """
     import pandas as pd
 
-    from modelmedic.windows import parse_freq
-
     text = str(spec).strip()
     if text in {"0", "0D", "0H", "0W", ""}:
         return pd.Timedelta(0)
     if text.upper().endswith(("M", "MS")):
         raise ConfigError(f"duration '{spec}' must be in hours, days or weeks (e.g. 7D, 8W)")
-    anchor = pd.Timestamp("2000-01-03")
-    return (anchor + parse_freq(text)) - anchor
+    return window_length(text)
 
 
 class TrainingPolicy(ABC):

@@ -34,16 +34,6 @@ BACKTEST_PARAMS: dict[str, dict[str, Any]] = {
 PREDICT_AHEAD = 8  # windows a model predicts in one call
 
 
-def window_length(freq: str) -> pd.Timedelta:
-    """The nominal length of a window of ``freq`` (a month counts 31 days)."""
-    import pandas as pd
-
-    from modelmedic.windows import parse_freq
-
-    anchor = pd.Timestamp("2000-01-01")
-    return (anchor + parse_freq(freq)) - anchor
-
-
 def limit_threads() -> Any:
     """Limit native thread pools (OpenMP, BLAS) to one thread; return the limiter.
 

@@ -399,17 +399,29 @@ def parse_strategies(specs: list[str] | tuple[str, ...] | None) -> list[AnyStrat
     return strategies
 
 
+def training_rows(
+    strategy: Strategy, labelled: pd.DataFrame, cutoff: pd.Timestamp, schema: DatasetSchema
+) -> tuple[pd.DataFrame, np.ndarray | None]:
+    """The rows and weights ``strategy``'s policy picks from the ``labelled`` rows before ``cutoff``.
+
+    Raises:
+        DataError: when no labelled rows fall in the training set.
+    """
+    from modelmedic.errors import DataError
+
+    rows, weights = strategy.policy.select(labelled.iloc[: labelled.index.searchsorted(cutoff)], cutoff)
+    if rows.empty or rows[schema.target].notna().sum() == 0:
+        raise DataError(f"{strategy.name}: no labelled rows in the training set before {cutoff}")
+    return rows, weights
+
+
 def training_set(
     strategy: Strategy, view: BoundaryView, schema: DatasetSchema
 ) -> tuple[pd.DataFrame, np.ndarray | None, str]:
     """The rows, weights and cache key of the training set ``strategy`` uses at ``view.now``.
 
     Raises:
-        ModelmedicError: (DataError) when no labelled rows fall in the training set.
+        DataError: when no labelled rows fall in the training set.
     """
-    from modelmedic.errors import DataError
-
-    rows, weights = strategy.policy.select(view.labelled(), view.label_cutoff)
-    if rows.empty or rows[schema.target].notna().sum() == 0:
-        raise DataError(f"{strategy.name}: no labelled rows in the training set at {view.now}")
+    rows, weights = training_rows(strategy, view.labelled(), view.label_cutoff, schema)
     return rows, weights, f"{strategy.policy.spec}@{view.label_cutoff.isoformat()}"
