@@ -80,16 +80,22 @@ SERVICE_ENV = (*STORE_ENV, "MODELMEDIC_HOME", "PROMETHEUS_MULTIPROC_DIR")
 def champion_home(tmp_path_factory: pytest.TempPathFactory, bike_dir: Path, bike, bike_schema) -> Path:
     """A home folder whose sqlite MLflow store holds a champion RF model, trained once per
     session for the service tests. Read-only: tests that register versions use ``trained``."""
+    home = tmp_path_factory.mktemp("champion") / "home"
+    with pytest.MonkeyPatch.context() as patch:
+        isolated_champion(patch, home, bike_dir, bike, bike_schema)
+    return home
+
+
+def isolated_champion(patch: pytest.MonkeyPatch, home: Path, bike_dir: Path, bike, bike_schema):
+    """Clear the store variables, train a champion RF in ``home``'s store; return its settings."""
     from modelmedic.config import Settings
     from modelmedic.training import train_and_register
 
-    home = tmp_path_factory.mktemp("champion") / "home"
-    with pytest.MonkeyPatch.context() as patch:
-        for var in SERVICE_ENV:
-            patch.delenv(var, raising=False)
-        settings = Settings(home=home, data_dir=bike_dir)
-        train_and_register(bike, bike_schema, settings=settings, kind="rf", source="test")
-    return home
+    for var in SERVICE_ENV:
+        patch.delenv(var, raising=False)
+    settings = Settings(home=home, data_dir=bike_dir)
+    train_and_register(bike, bike_schema, settings=settings, kind="rf", source="test")
+    return settings
 
 
 DASHBOARD_END = "2011-02-25"  # four weekly windows after the reference: quick, and they drift
@@ -103,17 +109,12 @@ def dashboard_home(tmp_path_factory: pytest.TempPathFactory, bike_dir: Path, bik
     at their end and a backtest of three strategies over those weeks."""
     from modelmedic import monitor
     from modelmedic.backtest import backtest_and_report, config_from_settings
-    from modelmedic.config import Settings
     from modelmedic.retrain import retrain
-    from modelmedic.training import train_and_register
     from modelmedic.windows import windows_after
 
     home = tmp_path_factory.mktemp("dashboard") / "home"
     with pytest.MonkeyPatch.context() as patch:
-        for var in SERVICE_ENV:
-            patch.delenv(var, raising=False)
-        settings = Settings(home=home, data_dir=bike_dir)
-        train_and_register(bike, bike_schema, settings=settings, kind="rf", source="test")
+        settings = isolated_champion(patch, home, bike_dir, bike, bike_schema)
         windows = windows_after(bike.loc[:DASHBOARD_END], settings.reference_end, "1W")
         monitor.run(bike, bike_schema, settings=settings, windows=windows, engine="fast", html="all")
         history = bike.loc[:DASHBOARD_END]

@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings, get_settings
-from modelmedic.errors import DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -181,10 +180,9 @@ def export_monitor_to_workspace(
             uri = f"{uri.split('@')[0]}/{result.model_version}"  # the version monitored, not today's alias
         model = resolve_model(None, uri, settings)[0]
     data = monitored_frame(frame, schema, model)
-    reference = select_period(data, result.reference_start, result.reference_end)
-    if reference.empty:
-        raise DataError(f"the reference period {result.reference_start}..{result.reference_end} holds no rows")
-    target = schema.target if data[schema.target].notna().any() else None
+    reference = select_period(data, result.reference_start, result.reference_end)  # raises when empty
+    labelled = schema.target in data.columns and data[schema.target].notna().any()
+    target = schema.target if labelled else None
     outputs = [c for c in (target, schema.prediction) if c]
     _, options = drift_options(
         schema, outputs, stattest_name=stattest, threshold=threshold, per_column_stattest=per_column_stattest,
