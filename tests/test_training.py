@@ -10,6 +10,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -146,3 +147,17 @@ def test_configure_does_not_leak_the_uri_into_later_settings(settings: Settings,
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
     tracking.configure(settings)
     assert Settings().tracking_uri is None
+
+
+def test_the_default_store_writes_ahead_and_a_named_store_is_left_alone(settings: Settings, tmp_path) -> None:
+    import sqlite3
+
+    tracking.experiment_id("wal", settings)
+    with closing(sqlite3.connect(settings.home / "mlflow.db")) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert connection.execute("SELECT count(*) FROM experiments WHERE name = 'wal'").fetchone()[0] == 1
+
+    named = tmp_path / "named.db"
+    tracking.experiment_id("named", Settings(home=tmp_path / "other", tracking_uri=f"sqlite:///{named}"))
+    with closing(sqlite3.connect(named)) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
