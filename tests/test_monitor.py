@@ -159,6 +159,8 @@ def test_quality_problems_show_in_the_results(settings, model, bike, bike_schema
     metrics = last.metrics()
     assert metrics["quality/missing/temp"] == 4.0
     assert metrics["quality/unseen/weathersit"] == 1.0
+    assert metrics["quality/missing"] == 4.0 and metrics["quality/unseen"] == 1.0
+    assert "quality/missing/hum" not in metrics  # zero counts are totals only
 
 
 def test_engines_give_the_same_scores(settings, model, six_weeks, bike_schema) -> None:

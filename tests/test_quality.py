@@ -60,6 +60,13 @@ def test_injected_problems_are_counted_exactly(profile, week) -> None:
     assert metrics["out_of_range/hum"] == 2.0
     assert metrics["unseen/weathersit"] == 1.0
     assert metrics["rows"] == float(len(week))
+    assert metrics["out_of_range/temp"] == 0.0
+    tracked = result.tracked_metrics()
+    assert tracked["out_of_range"] == sum(result.out_of_range.values()) >= 4
+    assert tracked["unseen"] == 2.0 and tracked["missing"] == 3.0
+    assert tracked["missing/temp"] == 3.0 and "missing/hum" not in tracked
+    per_column = {k: v for k, v in metrics.items() if "/" in k and v}
+    assert per_column == {k: v for k, v in tracked.items() if "/" in k}
     assert any("weathersit: 1 values of unseen categories 9" in issue for issue in result.issues)
     assert result.to_dict()["unseen"] == {"weathersit": ["9"], "season": ["3"]}
 

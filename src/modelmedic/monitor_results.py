@@ -95,7 +95,8 @@ class WindowResult:
         return "; ".join(parts)
 
     def metrics(self) -> dict[str, float]:
-        """The window's values as MLflow metrics (``drift/temp``, ``drift_share``, ``perf/mae``...)."""
+        """The window's values as MLflow metrics (``drift/temp``, ``drift_share``, ``perf/mae``,
+        ``quality/missing``...; per-column quality counts only where not zero)."""
         from modelmedic.tracking import metric_key
 
         values: dict[str, float] = {"rows": float(self.rows), "labelled_rows": float(self.labelled)}
@@ -113,7 +114,8 @@ class WindowResult:
                 values[f"{name}_drift"] = float(col.score)
                 values[f"{name}_drifted"] = float(col.drifted)
         values.update({metric_key("perf", k): v for k, v in self.performance.items()})
-        values.update({metric_key("quality", *k.split("/")): v for k, v in self.quality.to_metrics().items()})
+        quality = self.quality.tracked_metrics()
+        values.update({metric_key("quality", *k.split("/")): v for k, v in quality.items()})
         return values
 
     def table_rows(self) -> list[dict[str, Any]]:

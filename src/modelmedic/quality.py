@@ -72,6 +72,20 @@ class QualityResult:
             metrics.update({f"{name}/{col}": float(n) for col, n in counts.items()})
         return metrics
 
+    def tracked_metrics(self) -> dict[str, float]:
+        """The metrics worth a chart: ``rows``, ``missing_share``, the totals ``missing``,
+        ``out_of_range`` and ``unseen``, and the per-column counts that are not zero (the
+        zero ones would be a flat chart per column and kind; :meth:`to_metrics` has them all)."""
+        metrics = {"rows": float(self.rows), "missing_share": self.missing_share}
+        for name, counts in (
+            ("missing", self.missing),
+            ("out_of_range", self.out_of_range),
+            ("unseen", self.unseen),
+        ):
+            metrics[name] = float(sum(counts.values()))
+            metrics.update({f"{name}/{col}": float(n) for col, n in counts.items() if n})
+        return metrics
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary (counts only where non-zero)."""
         return {
