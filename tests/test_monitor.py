@@ -185,6 +185,33 @@ def test_unlabelled_data_are_monitored_without_performance(settings, model, six_
         assert w.verdict in {"ok", "drift"}
 
 
+@pytest.mark.parametrize("engine", ENGINES)
+def test_worker_processes_give_the_same_results_as_one(settings, model, bike, bike_schema, engine) -> None:
+    frame = bike.loc[:"2011-04-08"].copy()
+    frame.loc["2011-03-05":"2011-03-11", "cnt"] = float("nan")  # a week without labels
+    tiny = Window(99, pd.Timestamp("2011-04-08 12:00"), pd.Timestamp("2011-04-08 13:00"))
+    windows = [*windows_after(frame, settings.reference_end, "1W"), tiny]
+    runs = {
+        workers: monitor.run(
+            frame,
+            bike_schema,
+            model,
+            settings,
+            windows=windows,
+            engine=engine,
+            html="none",
+            track=False,
+            workers=workers,
+        )
+        for workers in (1, 2)
+    }
+    one, two = (runs[n].to_df() for n in (1, 2))
+    pd.testing.assert_frame_equal(one, two)
+    assert (one["kind"] == "performance").any() and (one["kind"] == "segment").any()
+    assert [w.verdict for w in runs[1].windows] == [w.verdict for w in runs[2].windows]
+    assert runs[2].windows[-1].status == INSUFFICIENT
+
+
 def test_a_global_stattest_and_per_column_overrides(settings, model, six_weeks, bike_schema) -> None:
     result = monitor.run(
         six_weeks,

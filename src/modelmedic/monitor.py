@@ -39,14 +39,16 @@ logged as artifacts of the MLflow summary run:
 ``summary.json``, :meth:`MonitorResult.to_dict`:
     ``model`` {uri, version}, ``reference`` {start, end, rows, error, error_source},
     ``engine``, ``drift_share``, ``html``, ``features``, ``mlflow`` {tracking_uri,
-    experiment_id, summary_run_id}, ``folder``, ``seconds`` (timings), and ``windows``: one
-    object per window with ``index``, ``label``, ``begin``, ``end``, ``rows``,
-    ``labelled_rows``, ``status``, ``verdict`` (``ok``, ``drift``, ``degraded``,
-    ``drift, degraded`` or ``insufficient data``), ``drift`` (the ``modelmedic drift`` JSON
-    shape: {dataset, columns}), ``target_drift`` / ``prediction_drift`` (one column's shape),
-    ``performance``, ``quality`` {rows, missing_share, missing, out_of_range, unseen},
-    ``worst_segments`` (segment, value, rows, mae, bias, reference_mae, mae_ratio, rank),
-    ``run_id`` (the window's MLflow run) and ``html`` (its evidently report, relative path).
+    experiment_id, summary_run_id}, ``folder``, ``seconds`` (wall times of ``prepare``,
+    ``drift``, ``html``, ``mlflow``, ``files``: the tables and pictures, drawn in a second
+    process during ``mlflow``, and ``total``), and ``windows``: one object per window with
+    ``index``, ``label``, ``begin``, ``end``, ``rows``, ``labelled_rows``, ``status``,
+    ``verdict`` (``ok``, ``drift``, ``degraded``, ``drift, degraded`` or ``insufficient
+    data``), ``drift`` (the ``modelmedic drift`` JSON shape: {dataset, columns}),
+    ``target_drift`` / ``prediction_drift`` (one column's shape), ``performance``,
+    ``quality`` {rows, missing_share, missing, out_of_range, unseen}, ``worst_segments``
+    (segment, value, rows, mae, bias, reference_mae, mae_ratio, rank), ``run_id`` (the
+    window's MLflow run) and ``html`` (its evidently report, relative path).
 Pictures: ``drift_flags``, ``drift_scores``, ``dataset_drift``, ``drift_share`` (``.html``
 and ``.png``, see :mod:`modelmedic.reports`); ``windows/window-NNN.html``: evidently reports.
 """
@@ -59,6 +61,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -357,8 +360,9 @@ def run(
         ModelNotFoundError: when no model can be loaded.
         TrackingError: when MLflow refuses.
     """
+    from modelmedic.concurrency import Aside
     from modelmedic.monitor_tracking import finish_summary_run, log_monitor
-    from modelmedic.reports import point_latest, write_monitor_files
+    from modelmedic.reports import point_latest, write_summary, write_tables
     from modelmedic.tracking import store_errors
 
     began = time.perf_counter()
@@ -389,16 +393,19 @@ def run(
     workers = workers or default_workers()
     seconds = {"prepare": time.perf_counter() - began}
 
-    with WindowDrift(engine, job_options, base.reference[columns], workers) as drift:
+    # each window's performance, quality and segments are computed where its drift is
+    finish = partial(assess, base=base, min_rows=min_rows, top_segments=top_segments, max_error_ratio=max_error_ratio)
+    with WindowDrift(engine, job_options, base.reference[columns], workers, finish) as drift:
         mark = time.perf_counter()
         with _progress(progress) as advance:
-            found = drift.calculate([slices[i][columns] for i in enough], advance(f"drift ({engine})", len(enough)))
-        drifts: dict[int, DriftResult] = dict(zip(enough, found, strict=True))
+            tick = advance(f"drift ({engine})", len(enough))
+            found = drift.calculate([slices[i] for i in enough], tick, [windows[i] for i in enough])
+        assessed: dict[int, WindowResult] = dict(zip(enough, found, strict=True))
+        # windows with too few rows get their quality only
         results = [
-            assess(w, s, drifts.get(i), base, min_rows=min_rows, top_segments=top_segments,
-                   max_error_ratio=max_error_ratio)
+            assessed[i] if i in assessed else finish(w, s, None)
             for i, (w, s) in enumerate(zip(windows, slices, strict=True))
-        ]  # fmt: skip
+        ]
         seconds["drift"] = time.perf_counter() - mark
 
         mark = time.perf_counter()
@@ -426,14 +433,18 @@ def run(
         base.error_source, engine, drift_share, html, folder=folder, seconds=seconds,
     )  # fmt: skip
     mark = time.perf_counter()
-    if track:
-        spec = window if explicit is None else f"{len(windows)} explicit windows"
-        options = {"window": spec, "stattest": stattest or "default", "min_rows": min_rows}
-        with _progress(progress) as advance, store_errors(settings):
-            log_monitor(result, settings, options, advance("MLflow runs", len(results)))
-    seconds["mlflow"] = time.perf_counter() - mark
+    # the tables and pictures are drawn in a forked process while this one logs to MLflow
+    with Aside(write_tables, result.to_df(), folder, background=track) as files:
+        if track:
+            spec = window if explicit is None else f"{len(windows)} explicit windows"
+            options = {"window": spec, "stattest": stattest or "default", "min_rows": min_rows}
+            with _progress(progress) as advance, store_errors(settings):
+                log_monitor(result, settings, options, advance("MLflow runs", len(results)))
+        seconds["mlflow"] = time.perf_counter() - mark
+        files.result()
+    seconds["files"] = files.seconds
     seconds["total"] = time.perf_counter() - began
-    write_monitor_files(result, folder)
+    write_summary(result, folder)
     if track:
         with store_errors(settings):
             finish_summary_run(result, settings)

@@ -233,24 +233,38 @@ def write_pictures(table: pd.DataFrame, folder: Path, html: bool = True, png: bo
     return written
 
 
-def write_monitor_files(result: MonitorResult, folder: Path) -> list[Path]:
-    """Write a monitoring job's files: ``results.parquet``, ``results.csv``, ``summary.json``
-    and the four pictures (HTML and PNG).
+def write_tables(table: pd.DataFrame, folder: Path) -> list[Path]:
+    """Write a monitoring job's tidy table (``results.parquet``, ``results.csv``) and, when it
+    holds drift rows, the four pictures (HTML and PNG) into ``folder``.
 
     Returns:
         The written files.
     """
     folder.mkdir(parents=True, exist_ok=True)
-    table = result.to_df()
     table.to_parquet(folder / "results.parquet", index=False)
     table.to_csv(folder / "results.csv", index=False)
-    # NaN and infinities are not JSON: they become null
-    summary = json.loads(json.dumps(result.to_dict(), default=str), parse_constant=lambda _: None)
-    (folder / "summary.json").write_text(json.dumps(summary, indent=2), "utf-8")
-    written = [folder / "results.parquet", folder / "results.csv", folder / "summary.json"]
+    written = [folder / "results.parquet", folder / "results.csv"]
     if (table["kind"] == "drift").any():
         written += write_pictures(table, folder)
     return written
+
+
+def write_summary(result: MonitorResult, folder: Path) -> Path:
+    """Write ``summary.json`` (:meth:`MonitorResult.to_dict`; NaN and infinities become null)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    summary = json.loads(json.dumps(result.to_dict(), default=str), parse_constant=lambda _: None)
+    path = folder / "summary.json"
+    path.write_text(json.dumps(summary, indent=2), "utf-8")
+    return path
+
+
+def write_monitor_files(result: MonitorResult, folder: Path) -> list[Path]:
+    """Write all of a monitoring job's files: :func:`write_tables` and :func:`write_summary`.
+
+    Returns:
+        The written files.
+    """
+    return [*write_tables(result.to_df(), folder), write_summary(result, folder)]
 
 
 def point_latest(root: Path, folder: Path, run_id: str | None = None) -> Path:

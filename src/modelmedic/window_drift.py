@@ -3,8 +3,9 @@
 The evidently engine spends a good part of a second per window; spread over the machine's
 cores (each worker fitting the engine once) a two-year weekly job takes about half as long.
 evidently's HTML reports, slower still, render in the same workers whatever the engine.
-The fast engine computes in this process: shipping windows to workers costs more than it
-saves.
+The fast engine alone computes in this process (shipping a window to a worker costs about
+what its drift does); given a ``finish`` step, such as the monitor's performance, quality
+and segments per window, the workers do both and the job spreads over the cores.
 """
 
 from __future__ import annotations
@@ -27,14 +28,18 @@ def _init_worker(state: dict[str, Any]) -> None:
     _WORKER.update(state)
 
 
-def _worker_drift(current: pd.DataFrame, state: dict[str, Any] | None = None) -> DriftResult:
-    """Drift of one window; the engine is fitted once per process (or ``state``)."""
+def _worker_drift(current: pd.DataFrame, key: Any = None, state: dict[str, Any] | None = None) -> Any:
+    """Drift of one window's columns, passed to ``finish`` when there is one; the engine is
+    fitted once per process (or ``state``)."""
     from modelmedic.drift import get_engine
 
     state = _WORKER if state is None else state
     if state["engine"] is None:
         state["engine"] = get_engine(state["engine_name"], state["options"]).fit(state["reference"])
-    return state["engine"].calculate(current)
+    # only the engine's columns (a missing one is the engine's DriftError to report)
+    drift = state["engine"].calculate(current[[c for c in state["options"].columns if c in current.columns]])
+    finish = state["finish"]
+    return drift if finish is None else finish(key, current, drift)
 
 
 def _worker_render(
@@ -71,6 +76,9 @@ class WindowDrift:
         options: The engine's options.
         reference: The reference rows (at least the options' columns).
         workers: Size of the process pool (1: everything in this process).
+        finish: ``finish(key, current, drift)`` run on each window's drift where it was
+            computed, its value returned instead of the drift (see :meth:`calculate`); it
+            must pickle where worker processes cannot be forked.
 
     The engine is fitted on ``reference`` at once. Use the object as a context manager:
     leaving the block stops the workers. Progress callbacks must not start threads (the
@@ -81,15 +89,23 @@ class WindowDrift:
         DriftError: when the reference lacks a column or holds no rows.
     """
 
-    def __init__(self, engine_name: str, options: DriftOptions, reference: pd.DataFrame, workers: int) -> None:
+    def __init__(
+        self,
+        engine_name: str,
+        options: DriftOptions,
+        reference: pd.DataFrame,
+        workers: int,
+        finish: Callable[[Any, pd.DataFrame, DriftResult], Any] | None = None,
+    ) -> None:
         from modelmedic.drift import get_engine
 
         # fitted here, once: forked workers inherit it (and its imports) for free
         engine = get_engine(engine_name, options).fit(reference)
         self.workers = workers
-        self.parallel_drift = engine_name == "evidently"
+        self.parallel_drift = engine_name == "evidently" or finish is not None
         self._local: dict[str, Any] = {
-            "engine_name": engine_name, "options": options, "reference": reference, "engine": engine
+            "engine_name": engine_name, "options": options, "reference": reference, "engine": engine,
+            "finish": finish,
         }  # fmt: skip
         self._pool: Any = None
 
@@ -136,13 +152,22 @@ class WindowDrift:
                 advance()
         return out
 
-    def calculate(self, currents: list[pd.DataFrame], advance: Callable[[], None] | None = None) -> list[DriftResult]:
-        """Drift of every frame of ``currents``, in order; ``advance()`` after each.
+    def calculate(
+        self,
+        currents: list[pd.DataFrame],
+        advance: Callable[[], None] | None = None,
+        keys: list[Any] | None = None,
+    ) -> list[Any]:
+        """Drift of every frame of ``currents`` (of the options' columns), in order; with a
+        ``finish`` step, ``finish(key, current, drift)`` of each instead. ``advance()`` after
+        each.
 
         Raises:
             DriftError: when a frame lacks a column.
         """
-        return self._map(_worker_drift, [(c,) for c in currents], self.parallel_drift, advance)
+        keys = keys if keys is not None else [None] * len(currents)
+        jobs = list(zip(currents, keys, strict=True))
+        return self._map(_worker_drift, jobs, self.parallel_drift, advance)
 
     def render(
         self,
