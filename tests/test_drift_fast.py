@@ -300,6 +300,32 @@ def test_untestable_requests_raise_clear_errors() -> None:
         FastEngine(DriftOptions(numerical=("x",))).fit(reference.iloc[:0])
 
 
+@pytest.mark.parametrize("ties", ["none", "reference", "current", "both"])
+@pytest.mark.parametrize("exact", [True, False])
+def test_wasserstein_is_scipys_whatever_the_ties(ties: str, exact: bool, monkeypatch) -> None:
+    from scipy.stats import wasserstein_distance
+
+    from modelmedic.drift import fast
+    from modelmedic.drift.stats import numeric_stats
+
+    if not exact:  # the float path taken beyond int64's range
+        monkeypatch.setattr(fast, "EXACT_COUNTS_LIMIT", 0)
+    rng = np.random.default_rng(7)
+    ref, cur = rng.normal(0, 2, 3000), rng.normal(0.3, 2, 1700)
+    if ties in ("reference", "both"):
+        ref = np.round(ref, 1)
+    if ties in ("current", "both"):
+        cur = np.round(cur, 1)
+    shared = np.unique(ref)[::5][:15]  # values in both samples
+    cur[: len(shared)] = shared
+    summaries = numeric_stats(pd.Series(ref)), numeric_stats(pd.Series(cur))
+    assert [s.distinct for s in summaries] == [ties in ("none", "current"), ties in ("none", "reference")]
+
+    got = fast.wasserstein_normed(*summaries)
+
+    assert got == pytest.approx(wasserstein_distance(ref, cur) / np.std(ref), rel=1e-12)
+
+
 def test_sturges_edges_are_numpys() -> None:
     for data in ([0, 1, 2], [5, 5], [0.5, 2.25, 9.0, 9.0], list(range(40))):
         array = np.asarray(data)

@@ -40,7 +40,6 @@ from modelmedic.drift.stats import (
     binned_shares,
     frame_stats,
     parquet_stats,
-    search_sorted,
     shared_keys,
     sturges_edges,
     union_size,
@@ -96,26 +95,40 @@ def _ks_p_value(n1: int, n2: int, d: float, ref: NumericStats, cur: NumericStats
     return float(np.clip(prob, 0, 1))
 
 
+# largest n_ref * (n_ref + n_cur) whose integer CDF difference cannot overflow int64
+EXACT_COUNTS_LIMIT = 2**62
+
+
 def wasserstein_normed(ref: NumericStats, cur: NumericStats) -> float:
     """Wasserstein-1 distance divided by ``max(std(reference), 0.001)``.
 
-    The two sorted summaries are merged (no sort) and the integral sums
-    ``|F_ref - F_cur| * gap`` over the merged values, as scipy does.
+    The two sorted summaries are merged (a stable argsort of the two sorted runs is one
+    linear merge) and the integral sums ``|F_ref - F_cur| * gap`` over the merged values,
+    as scipy does. Where a value occurs in both, the order of its two copies does not
+    matter: the gap between them is zero. The CDF difference is kept in integers,
+    ``n_cur * count_ref - n_ref * count_cur``, exact where scipy rounds twice.
     """
-    size = ref.nunique + cur.nunique
-    slots = search_sorted(ref.values, cur.values)
-    slots += np.arange(cur.nunique)
-    is_ref = np.ones(size, dtype=bool)
-    is_ref[slots] = False
-    merged = np.empty(size)
-    merged[slots] = cur.values
-    merged[is_ref] = ref.values
-    del slots
-    widths = np.diff(merged)
-    del merged  # large inputs: keep at most a few merged-size arrays alive
-    gap = _cumulative_counts(is_ref, ref)[:-1] / ref.n
-    gap -= _cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1] / cur.n
-    distance = float(np.dot(np.abs(gap, out=gap), widths))
+    values = np.concatenate([ref.values, cur.values])
+    order = np.argsort(values, kind="stable")
+    widths = np.diff(values[order])
+    del values  # large inputs: keep at most a few merged-size arrays alive
+    is_ref = order < ref.nunique
+    del order
+    if ref.n * (ref.n + cur.n) >= EXACT_COUNTS_LIMIT:  # beyond int64: the CDFs as floats
+        gap = _cumulative_counts(is_ref, ref)[:-1] / ref.n
+        gap -= _cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1] / cur.n
+        return float(np.dot(np.abs(gap, out=gap), widths)) / max(ref.std, WASSERSTEIN_MIN_NORM)
+    gap = _cumulative_counts(is_ref, ref)[:-1]
+    if cur.distinct:  # the current values counted so far: the merged ones that are not reference
+        seen = np.arange(1, len(is_ref), dtype=np.int64)
+        seen -= gap if ref.distinct else np.cumsum(is_ref[:-1], dtype=np.int64)
+    else:
+        seen = _cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1]
+    gap *= cur.n
+    seen *= ref.n
+    gap -= seen
+    del seen
+    distance = float(np.dot(np.abs(gap, out=gap).astype(np.float64), widths)) / (ref.n * cur.n)
     return distance / max(ref.std, WASSERSTEIN_MIN_NORM)
 
 
