@@ -117,7 +117,7 @@ def wasserstein_normed(ref: NumericStats, cur: NumericStats) -> float:
     if ref.n * (ref.n + cur.n) >= EXACT_COUNTS_LIMIT:  # beyond int64: the CDFs as floats
         gap = _cumulative_counts(is_ref, ref)[:-1] / ref.n
         gap -= _cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1] / cur.n
-        return float(np.dot(np.abs(gap, out=gap), widths)) / max(ref.std, WASSERSTEIN_MIN_NORM)
+        return _weighted_sum(np.abs(gap, out=gap), widths) / max(ref.std, WASSERSTEIN_MIN_NORM)
     gap = _cumulative_counts(is_ref, ref)[:-1]
     if cur.distinct:  # the current values counted so far: the merged ones that are not reference
         seen = np.arange(1, len(is_ref), dtype=np.int64)
@@ -128,8 +128,14 @@ def wasserstein_normed(ref: NumericStats, cur: NumericStats) -> float:
     seen *= ref.n
     gap -= seen
     del seen
-    distance = float(np.dot(np.abs(gap, out=gap).astype(np.float64), widths)) / (ref.n * cur.n)
+    distance = _weighted_sum(np.abs(gap, out=gap).astype(np.float64), widths) / (ref.n * cur.n)
     return distance / max(ref.std, WASSERSTEIN_MIN_NORM)
+
+
+def _weighted_sum(values: np.ndarray, weights: np.ndarray) -> float:
+    """``sum(values * weights)``, overwriting ``values`` (float64). Not ``np.dot``: BLAS's
+    threads would compete with the engine's own column threads (and scipy sums so too)."""
+    return float(np.multiply(values, weights, out=values).sum())
 
 
 def _cumulative_counts(mine: np.ndarray, stats: NumericStats) -> np.ndarray:

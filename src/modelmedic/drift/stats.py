@@ -127,9 +127,10 @@ class NumericStats:
         if self.distinct:
             mean = self.values.sum() / self.n
             return float(np.sqrt(np.sum((self.values - mean) ** 2) / self.n))
+        # weighted sums without np.dot, whose BLAS threads would compete with the column threads
         weights = self.counts.astype(np.float64)
-        mean = np.dot(self.values, weights) / self.n
-        return float(np.sqrt(np.dot((self.values - mean) ** 2, weights) / self.n))
+        mean = np.sum(self.values * weights) / self.n
+        return float(np.sqrt(np.sum((self.values - mean) ** 2 * weights) / self.n))
 
 
 @dataclass(frozen=True, eq=False)
