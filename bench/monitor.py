@@ -192,7 +192,7 @@ def main() -> int:
         seconds = time.perf_counter() - began
         s = result.seconds
         after = seconds - s["total"]  # summary.json, the summary run's artifacts
-        waited = s["total"] - s["prepare"] - s["drift"] - s["html"] - s["mlflow"]
+        other = s["total"] - s["prepare"] - s["drift"] - s["html"] - s["mlflow"]
         ratio = base["total"] / seconds
         minimum, ceiling = targets[engine]
         verdict = "meets" if ratio >= minimum and (ceiling is None or seconds < ceiling) else "MISSES"
@@ -203,7 +203,7 @@ def main() -> int:
             f"\nmodelmedic monitor --engine {engine} --html none: {seconds:.1f} s = prepare {s['prepare']:.1f} s "
             f"+ drift/performance/quality {s['drift']:.1f} s + MLflow {s['mlflow']:.1f} s "
             f"({s['mlflow'] / (runs + 1) * 1000:.0f} ms per run, {runs} window runs + 1 summary run) "
-            f"+ waiting for the tables/pictures {waited:.1f} s "
+            f"+ other {other:.1f} s (stopping the workers, waiting for the pictures) "
             f"+ summary artifacts {after:.1f} s"
         )
         print(
