@@ -346,7 +346,8 @@ def run(
         max_error_ratio: A window whose MAE exceeds this many times the reference error
             is ``degraded``.
         top_segments: How many worst segments to keep per window.
-        workers: Processes for the evidently engine (default: up to 2, one per core).
+        workers: Processes measuring the windows (default: up to 2, one per core; 1: all in
+            this process).
         track: Log to MLflow (a summary run, one run per window).
         progress: Show progress bars on stderr.
 

@@ -122,7 +122,9 @@ class WindowDrift:
             import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            fork = "fork" in multiprocessing.get_all_start_methods()
+            from modelmedic.concurrency import can_fork
+
+            fork = can_fork()
             # spawned workers get the state pickled, and fit their own engine
             state = self._local if fork else {**self._local, "engine": None}
             self._pool = ProcessPoolExecutor(
