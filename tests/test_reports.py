@@ -19,8 +19,9 @@ from modelmedic.reports import (
     latest_folder,
     plotly_figures,
     point_latest,
-    write_monitor_files,
     write_pictures,
+    write_summary,
+    write_tables,
 )
 from modelmedic.windows import make_windows
 
@@ -130,7 +131,7 @@ def test_png_size_follows_the_table(result, tmp_path) -> None:
 def test_monitor_files_and_latest_pointer(result, tmp_path) -> None:
     folder = tmp_path / "monitor" / "20240101-000000"
     result.windows[0].performance["r2"] = float("nan")
-    written = write_monitor_files(result, folder)
+    written = [*write_tables(result.to_df(), folder), write_summary(result, folder)]
     assert {p.name for p in written} >= {"results.parquet", "results.csv", "summary.json", "drift_flags.png"}
     table = pd.read_parquet(folder / "results.parquet")
     assert list(table.columns) == TABLE_COLUMNS

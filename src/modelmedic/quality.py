@@ -60,30 +60,23 @@ class QualityResult:
         ]
         return found
 
+    def _counts(self) -> tuple[tuple[str, dict[str, int]], ...]:
+        return (("missing", self.missing), ("out_of_range", self.out_of_range), ("unseen", self.unseen))
+
     def to_metrics(self) -> dict[str, float]:
         """Flat metrics: ``rows``, ``missing_share`` and ``missing/<col>``,
         ``out_of_range/<col>``, ``unseen/<col>`` counts."""
         metrics = {"rows": float(self.rows), "missing_share": self.missing_share}
-        for name, counts in (
-            ("missing", self.missing),
-            ("out_of_range", self.out_of_range),
-            ("unseen", self.unseen),
-        ):
+        for name, counts in self._counts():
             metrics.update({f"{name}/{col}": float(n) for col, n in counts.items()})
         return metrics
 
     def tracked_metrics(self) -> dict[str, float]:
-        """The metrics worth a chart: ``rows``, ``missing_share``, the totals ``missing``,
-        ``out_of_range`` and ``unseen``, and the per-column counts that are not zero (the
-        zero ones would be a flat chart per column and kind; :meth:`to_metrics` has them all)."""
-        metrics = {"rows": float(self.rows), "missing_share": self.missing_share}
-        for name, counts in (
-            ("missing", self.missing),
-            ("out_of_range", self.out_of_range),
-            ("unseen", self.unseen),
-        ):
-            metrics[name] = float(sum(counts.values()))
-            metrics.update({f"{name}/{col}": float(n) for col, n in counts.items() if n})
+        """The metrics worth a chart: :meth:`to_metrics` without its zero per-column counts
+        (a flat chart per column and kind), plus the totals ``missing``, ``out_of_range`` and
+        ``unseen``."""
+        metrics = {k: v for k, v in self.to_metrics().items() if v or "/" not in k}
+        metrics.update({name: float(sum(counts.values())) for name, counts in self._counts()})
         return metrics
 
     def to_dict(self) -> dict[str, Any]:

@@ -258,15 +258,6 @@ def write_summary(result: MonitorResult, folder: Path) -> Path:
     return path
 
 
-def write_monitor_files(result: MonitorResult, folder: Path) -> list[Path]:
-    """Write all of a monitoring job's files: :func:`write_tables` and :func:`write_summary`.
-
-    Returns:
-        The written files.
-    """
-    return [*write_tables(result.to_df(), folder), write_summary(result, folder)]
-
-
 def point_latest(root: Path, folder: Path, run_id: str | None = None) -> Path:
     """Write ``root/latest.json`` naming ``folder`` (relative to ``root``) as the latest job."""
     from datetime import UTC, datetime
