@@ -81,7 +81,12 @@ class Settings(BaseSettings):
         """The MLflow tracking URI to use: the configured one or the home folder's sqlite."""
         if self.tracking_uri:
             return self.tracking_uri
-        return f"sqlite:///{(self.home / 'mlflow.db').resolve()}"
+        return f"sqlite:///{self.default_store.resolve()}"
+
+    @property
+    def default_store(self) -> Path:
+        """The sqlite MLflow store used when no tracking URI is configured."""
+        return self.home / "mlflow.db"
 
     @property
     def artifact_root(self) -> Path:
@@ -92,6 +97,16 @@ class Settings(BaseSettings):
     def reports_dir(self) -> Path:
         """Folder for HTML/PNG reports written by monitor and backtest."""
         return self.home / "reports"
+
+    @property
+    def monitor_reports_dir(self) -> Path:
+        """Where ``modelmedic monitor`` writes one folder per job and ``latest.json``."""
+        return self.reports_dir / "monitor"
+
+    @property
+    def backtest_reports_dir(self) -> Path:
+        """Where ``modelmedic backtest`` writes its latest reports (``backtest.json``...)."""
+        return self.reports_dir / "backtest" / "latest"
 
     def resolved_cache_dir(self) -> Path:
         """The data cache folder (user cache folder unless configured)."""

@@ -281,7 +281,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[[], None]
 
 
 def _report_folder(settings: Settings) -> Path:
-    root = settings.reports_dir / "monitor"
+    root = settings.monitor_reports_dir
     root.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     for n in range(1, 1000):
@@ -353,7 +353,7 @@ def run(
 
     Returns:
         A :class:`~modelmedic.monitor_results.MonitorResult`; its files are written to
-        ``settings.reports_dir / "monitor"`` (see the module docs).
+        ``settings.monitor_reports_dir`` (see the module docs).
 
     Raises:
         ConfigError: for a bad option (HTML policy, test, engine, window).

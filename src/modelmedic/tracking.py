@@ -49,7 +49,7 @@ def configure(settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     if not settings.tracking_uri:
         settings.ensure_home()
-        _write_ahead_log(settings.home / "mlflow.db")
+        _write_ahead_log(settings.default_store)
     uri = settings.resolved_tracking_uri
     exported = {var: os.environ.get(var) for var in _EXPORTED_VARS}
     mlflow.set_tracking_uri(uri)

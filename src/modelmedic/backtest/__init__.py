@@ -82,7 +82,7 @@ def backtest_and_report(
 ) -> BacktestOutcome:
     """Backtest ``specs`` (the default grid when empty), rank, write the reports, log to MLflow.
 
-    Reports go to ``settings.reports_dir / "backtest" / "latest"``.
+    Reports go to ``settings.backtest_reports_dir``.
 
     Raises:
         ConfigError: for a bad strategy spec, window, delay, model or retrain cost.
@@ -95,6 +95,6 @@ def backtest_and_report(
     result = run_backtest(frame, schema, strategies, config, progress)
     ranking = rank(result, retrain_cost)
     document = backtest_document(result, ranking)
-    files = write_reports(result, ranking, settings.reports_dir / "backtest" / "latest", document)
+    files = write_reports(result, ranking, settings.backtest_reports_dir, document)
     run_id = log_backtest(result, ranking, files, settings) if log else None
     return BacktestOutcome(result, ranking, files, run_id, document)

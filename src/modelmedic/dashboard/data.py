@@ -26,8 +26,6 @@ from typing import Any
 
 from modelmedic.config import Settings
 
-MONITOR_DIR = "monitor"
-BACKTEST_FILE = ("backtest", "latest", "backtest.json")
 REPORTS_URL = "/dashboard/reports"
 STRENGTH_LIMIT = 10.0  # drift strengths beyond +-10 (p-values below 1e-12...) look alike
 
@@ -65,7 +63,7 @@ def latest_monitor_folder(settings: Settings) -> Path | None:
     """The folder of the latest monitoring job, or ``None`` when none has run."""
     from modelmedic.reports import latest_folder
 
-    return latest_folder(settings.reports_dir / MONITOR_DIR)
+    return latest_folder(settings.monitor_reports_dir)
 
 
 def report_path(settings: Settings, folder: str, name: str) -> Path | None:
@@ -80,7 +78,7 @@ def report_path(settings: Settings, folder: str, name: str) -> Path | None:
         return None
     if not re.fullmatch(r"window-\d+\.html", name):
         return None
-    path = settings.reports_dir / MONITOR_DIR / folder / "windows" / name
+    path = settings.monitor_reports_dir / folder / "windows" / name
     return path if path.is_file() else None
 
 
@@ -180,7 +178,7 @@ def read_monitor(settings: Settings, mlflow_ui: str) -> dict[str, Any] | None:
 
 def read_backtest(settings: Settings) -> dict[str, Any] | None:
     """The latest backtest's ``backtest.json`` as written by ``modelmedic backtest``, or ``None``."""
-    path = settings.reports_dir.joinpath(*BACKTEST_FILE)
+    path = settings.backtest_reports_dir / "backtest.json"
     if not path.is_file():
         return None
     return json.loads(path.read_text("utf-8"))
