@@ -161,3 +161,19 @@ def test_the_default_store_writes_ahead_and_a_named_store_is_left_alone(settings
     tracking.experiment_id("named", Settings(home=tmp_path / "other", tracking_uri=f"sqlite:///{named}"))
     with closing(sqlite3.connect(named)) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
+
+
+@pytest.mark.parametrize(
+    ("uri", "expected"),
+    [
+        ("models:/bike-demand@champion", tracking.RegistryRef("bike-demand", None, "champion")),
+        ("models:/bike-demand/3", tracking.RegistryRef("bike-demand", "3", None)),
+        ("models:/bike-demand/latest", tracking.RegistryRef("bike-demand", None, None)),
+        ("models:/bike-demand", tracking.RegistryRef("bike-demand", None, None)),
+        ("runs:/abc/model", None),
+        ("/tmp/model", None),
+        ("memory", None),
+    ],
+)
+def test_registry_uris_are_parsed_in_one_place(uri: str, expected) -> None:
+    assert tracking.registry_ref(uri) == expected

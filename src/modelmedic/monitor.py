@@ -55,7 +55,6 @@ and ``.png``, see :mod:`modelmedic.reports`); ``windows/window-NNN.html``: evide
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -97,8 +96,8 @@ def resolve_model(model: Any, model_uri: str | None, settings: Settings) -> tupl
     version = None
     if model_uri is None:
         model_uri, version = tracking.champion(settings)
-    elif match := re.fullmatch(r"models:/[^/@]+/(\d+)", model_uri):
-        version = match.group(1)
+    elif ref := tracking.registry_ref(model_uri):
+        version = ref.version
     return tracking.load_model(model_uri, settings), model_uri, version
 
 

@@ -10,7 +10,6 @@ its metrics in one batched call.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -25,8 +24,10 @@ if TYPE_CHECKING:
 def experiment_name(settings: Settings, model_uri: str) -> str:
     """The MLflow experiment of a monitored model: ``<registered name>-monitor`` (the
     configured model name for URIs outside the registry)."""
-    match = re.match(r"models:/([^/@]+)", model_uri)
-    return f"{match.group(1) if match else settings.model_name}-monitor"
+    from modelmedic.tracking import registry_ref
+
+    ref = registry_ref(model_uri)
+    return f"{ref.name if ref else settings.model_name}-monitor"
 
 
 def _ms(stamp: pd.Timestamp) -> int:

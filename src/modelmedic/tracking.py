@@ -14,7 +14,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from modelmedic.config import Settings, get_settings
 from modelmedic.errors import ModelNotFoundError, TrackingError
@@ -31,6 +31,32 @@ _KEY_BAD = re.compile(r"[^0-9A-Za-z_\-. /:]")
 # Model classes we trust when MLflow saves scikit-learn models with skops.
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
 _TRUSTED_EXACT = frozenset({"functools.partial"})  # scikit-learn's gradient boosting holds one
+
+
+class RegistryRef(NamedTuple):
+    """A registered model named by a ``models:/`` URI: its name and either a version
+    number or an alias (neither for other forms, such as ``models:/name/latest``)."""
+
+    name: str
+    version: str | None = None
+    alias: str | None = None
+
+
+_REGISTRY_URI = re.compile(r"models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/]+)|/(?P<ref>[^/]+))?/?")
+
+
+def registry_ref(uri: str) -> RegistryRef | None:
+    """Parse ``models:/name@alias`` and ``models:/name/3``; ``None`` for other URIs.
+
+    Example:
+        >>> registry_ref("models:/bike-demand@champion")
+        RegistryRef(name='bike-demand', version=None, alias='champion')
+    """
+    match = _REGISTRY_URI.fullmatch(uri)
+    if match is None:
+        return None
+    ref = match.group("ref")
+    return RegistryRef(match.group("name"), ref if ref and ref.isdigit() else None, match.group("alias"))
 
 
 def metric_key(*parts: str) -> str:

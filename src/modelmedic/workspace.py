@@ -171,13 +171,15 @@ def export_monitor_to_workspace(
 
     from modelmedic.drift.evidently_engine import evidently_dataset
     from modelmedic.monitor import drift_options, monitored_frame, resolve_model
+    from modelmedic.tracking import registry_ref
     from modelmedic.windows import select_period
 
     settings = settings or get_settings()
     if model is None:
         uri = result.model_uri
-        if result.model_version and uri.startswith("models:/") and "@" in uri:
-            uri = f"{uri.split('@')[0]}/{result.model_version}"  # the version monitored, not today's alias
+        ref = registry_ref(uri)
+        if result.model_version and ref and ref.alias:
+            uri = f"models:/{ref.name}/{result.model_version}"  # the version monitored, not today's alias
         model = resolve_model(None, uri, settings)[0]
     data = monitored_frame(frame, schema, model)
     reference = select_period(data, result.reference_start, result.reference_end)  # raises when empty

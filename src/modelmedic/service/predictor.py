@@ -152,14 +152,15 @@ def _describe(uri: str, settings: Settings) -> tuple[str, str | None, dict[str, 
     version, run_id = "", None
     try:
         mlflow_client = tracking.client(settings)
-        if uri.startswith("models:/"):
-            name, _, ref = uri.removeprefix("models:/").partition("@")
-            if ref:
-                found = mlflow_client.get_model_version_by_alias(name, ref)
-            else:
-                name, _, number = name.partition("/")
-                found = mlflow_client.get_model_version(name, number)
-            version, run_id = str(found.version), found.run_id
+        ref = tracking.registry_ref(uri)
+        if ref is not None:  # other registry forms (models:/name/latest) are described less
+            found = None
+            if ref.alias:
+                found = mlflow_client.get_model_version_by_alias(ref.name, ref.alias)
+            elif ref.version:
+                found = mlflow_client.get_model_version(ref.name, ref.version)
+            if found is not None:
+                version, run_id = str(found.version), found.run_id
         elif uri.startswith("runs:/"):
             run_id = uri.removeprefix("runs:/").split("/", 1)[0]
         else:
