@@ -608,15 +608,13 @@ def monitor_command(
 
 def export_workspace(path: Path, result: Any, frame: Any, dataset: Any, settings: Settings, **options: Any) -> None:
     """Write a monitoring job's windows into the evidently workspace ``path``, with a progress bar."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
+    from modelmedic.progress import progress_tasks
     from modelmedic.workspace import export_monitor_to_workspace
 
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
-    with Progress(*columns, console=err, transient=True, disable=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("evidently snapshots", total=len(result.windows))
+    with progress_tasks(sys.stderr.isatty(), err) as task:
+        advance = task("evidently snapshots", len(result.windows))
         export = export_monitor_to_workspace(
-            path, result, frame, dataset, settings=settings, advance=lambda: bar.advance(task), **options
+            path, result, frame, dataset, settings=settings, advance=advance, **options
         )
     err.print(
         f"evidently workspace: {export.snapshots} snapshots in project '{export.project_name}' at {path}; "
@@ -759,8 +757,9 @@ def backtest_command(
     """
     quiet_libraries()
     from modelmedic.backtest import backtest_and_report, config_from_settings, parse_strategies
-    from modelmedic.backtest.charts import print_backtest, progress_bar
+    from modelmedic.backtest.charts import print_backtest
     from modelmedic.backtest.engine import backtest_windows
+    from modelmedic.progress import progress_tasks
 
     settings = settings_from(ctx)
     strategies = parse_strategies(strategy)
@@ -775,8 +774,8 @@ def backtest_command(
         reference_end=reference_end,
         drift_engine=engine,
     )
-    bar, advance = progress_bar(err, len(strategies) * len(backtest_windows(frame, config)))
-    with bar:
+    with progress_tasks(err.is_terminal, err) as task:
+        advance = task("backtesting strategy-windows", len(strategies) * len(backtest_windows(frame, config)))
         outcome = backtest_and_report(
             frame, dataset, strategy, config, settings, retrain_cost=retrain_cost, progress=advance
         )

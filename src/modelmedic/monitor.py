@@ -56,8 +56,7 @@ and ``.png``, see :mod:`modelmedic.reports`); ``windows/window-NNN.html``: evide
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -250,35 +249,6 @@ def assess(
     return result
 
 
-@contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str, int], Callable[[], None]]]:
-    """A rich progress display on stderr; yields ``task(description, total) -> advance``.
-
-    It refreshes on each advance only (no refresh thread), so workers may fork meanwhile.
-    """
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
-    bar = Progress(
-        *columns, TimeElapsedColumn(), console=Console(stderr=True), disable=not enabled,
-        transient=True, auto_refresh=False,
-    )  # fmt: skip
-
-    def task(description: str, total: int) -> Callable[[], None]:
-        task_id = bar.add_task(description, total=total)
-        bar.refresh()
-
-        def advance() -> None:
-            bar.advance(task_id)
-            bar.refresh()
-
-        return advance
-
-    with bar:
-        yield task
-
-
 def _report_folder(settings: Settings) -> Path:
     root = settings.monitor_reports_dir
     root.mkdir(parents=True, exist_ok=True)
@@ -362,6 +332,7 @@ def run(
     """
     from modelmedic.concurrency import Aside
     from modelmedic.monitor_tracking import finish_summary_run, log_monitor
+    from modelmedic.progress import progress_tasks
     from modelmedic.reports import point_latest, write_summary, write_tables
     from modelmedic.tracking import store_errors
 
@@ -397,8 +368,8 @@ def run(
     finish = partial(assess, base=base, min_rows=min_rows, top_segments=top_segments, max_error_ratio=max_error_ratio)
     with WindowDrift(engine, job_options, base.reference[columns], workers, finish) as drift:
         mark = time.perf_counter()
-        with _progress(progress) as advance:
-            tick = advance(f"drift ({engine})", len(enough))
+        with progress_tasks(progress) as task:
+            tick = task(f"drift ({engine})", len(enough))
             found = drift.calculate([slices[i] for i in enough], tick, [windows[i] for i in enough])
         assessed: dict[int, WindowResult] = dict(zip(enough, found, strict=True))
         # windows with too few rows get their quality only
@@ -415,14 +386,14 @@ def run(
             if r.drift is not None and (html == "all" or (html == "drifted" and r.drift.drifted))
         ]  # fmt: skip
         jobs = [(slices[i][columns], folder / f"windows/window-{windows[i].index:03d}.html") for i in chosen]
-        with _progress(progress and bool(jobs)) as advance:
+        with progress_tasks(progress and bool(jobs)) as task:
             target = schema.target if base.labelled else None
             written = drift.render(
                 jobs,
                 feature_options,
                 target,
                 schema.prediction,
-                advance("evidently HTML reports", len(jobs)),
+                task("evidently HTML reports", len(jobs)),
             )
         for i, path in zip(chosen, written, strict=True):
             results[i].html = None if path is None else path.relative_to(folder).as_posix()
@@ -438,8 +409,8 @@ def run(
         if track:
             spec = window if explicit is None else f"{len(windows)} explicit windows"
             options = {"window": spec, "stattest": stattest or "default", "min_rows": min_rows}
-            with _progress(progress) as advance, store_errors(settings):
-                log_monitor(result, settings, options, advance("MLflow runs", len(results)))
+            with progress_tasks(progress) as task, store_errors(settings):
+                log_monitor(result, settings, options, task("MLflow runs", len(results)))
         seconds["mlflow"] = time.perf_counter() - mark
         files.result()
     seconds["files"] = files.seconds

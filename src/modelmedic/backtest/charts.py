@@ -228,21 +228,3 @@ def print_backtest(outcome: Any, console: Any, limit: int | None = None) -> None
     )
     if outcome.run_id:
         console.print(f"MLflow: backtest run {outcome.run_id}", highlight=False)
-
-
-def progress_bar(console: Any, total: int) -> tuple[Any, Any]:
-    """A rich progress bar over ``total`` strategy-windows and its ``advance(n)`` callback."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    bar = Progress(
-        TextColumn("backtesting"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("strategy-windows"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
-        disable=not console.is_terminal,
-    )
-    task = bar.add_task("backtest", total=total)
-    return bar, lambda n: bar.advance(task, n)
