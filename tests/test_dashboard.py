@@ -15,7 +15,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelmedic.config import Settings
-from modelmedic.dashboard.data import dashboard_data, drift_strength, mlflow_run_url, report_path
+from modelmedic.dashboard.data import (
+    dashboard_data,
+    drift_strength,
+    mlflow_run_url,
+    report_path,
+    served_mismatch,
+)
 from modelmedic.dashboard.routes import create_dashboard_app, plotly_js_path
 from modelmedic.schema import builtin_schema
 from servers import CLEARED_ENV, INSTANCE, free_port, service_env, wait_until
@@ -247,6 +253,24 @@ def test_service_serves_the_dashboard_with_live_traffic(champion_home: Path, bik
     assert live["labelled_share"] == pytest.approx(1 / 3) and live["mae"] == pytest.approx(abs(first["cnt"] - 40))
     assert set(live["drift"]) == {"last_24h", "last_7d"}
     assert live["drift"]["last_24h"]["rows"] == 3 and live["drift"]["last_24h"]["tested_columns"] == 0
+
+
+def test_a_service_answering_with_another_version_than_the_champion_is_a_problem() -> None:
+    card = {"name": "bike-demand", "version": "2", "alias": "champion"}
+
+    def served(uri: str, version: str) -> dict[str, str]:
+        return {"uri": uri, "version": version, "loaded_at": "2026-01-01T00:00:00+00:00"}
+
+    stale = served_mismatch(card, served("models:/bike-demand@champion", "1"))
+    assert stale is not None and "version 1" in stale and "POST /admin/reload" in stale
+    pinned = served_mismatch(card, served("models:/bike-demand/1", "1"))
+    assert pinned is not None and "pinned" in pinned and "reload" not in pinned
+    assert served_mismatch(card, served("models:/bike-demand@champion", "2")) is None
+    assert served_mismatch(card, served("models:/bike-demand@challenger", "3")) is None  # not the champion's alias
+    assert served_mismatch(card, served("models:/other@champion", "1")) is None
+    assert served_mismatch(card, served("runs:/abc/model", "abc")) is None
+    assert served_mismatch(None, served("models:/bike-demand@champion", "1")) is None
+    assert served_mismatch(card, None) is None
 
 
 @pytest.mark.slow

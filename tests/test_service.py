@@ -311,8 +311,10 @@ def test_reload_swaps_the_champion_without_dropping_requests(trained, settings: 
             train_and_register(
                 bike, bike_schema, settings=settings, kind="rf", source="test", params={"n_estimators": 5}
             )
+            before = httpx.get(f"{server.url}/dashboard/data.json", timeout=120).json()
             reload = httpx.post(f"{server.url}/admin/reload", headers=AUTH, timeout=120)
             after = httpx.post(f"{server.url}/predict", json=INSTANCE).json()["model_version"]
+            reloaded = httpx.get(f"{server.url}/dashboard/data.json", timeout=120).json()
         finally:
             stop.set()
             worker.join(30)
@@ -322,6 +324,11 @@ def test_reload_swaps_the_champion_without_dropping_requests(trained, settings: 
     assert after == "2"
     assert statuses and set(statuses) == {200}
     assert versions <= {"1", "2"}
+    # the page tells that the service still answers with the old champion, until the reload
+    assert before["model"]["version"] == "2" and before["served"]["version"] == "1"
+    assert any("POST /admin/reload" in p for p in before["problems"])
+    assert reloaded["served"]["version"] == "2"
+    assert not any("/admin/reload" in p for p in reloaded["problems"])
 
 
 def test_serve_without_a_model_names_the_training_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -198,11 +198,28 @@ def _results(
     return found
 
 
+def served_mismatch(model: dict[str, Any] | None, served: dict[str, Any] | None) -> str | None:
+    """A sentence when the service answers with another registered version than the
+    champion's (e.g. after a promotion, before the service reloads), else ``None``."""
+    from modelmedic.tracking import registry_ref
+
+    ref = registry_ref(served["uri"]) if served else None
+    if model is None or served is None or ref is None or ref.name != model["name"]:
+        return None
+    if str(served["version"]) == model["version"] or (ref.alias and ref.alias != model["alias"]):
+        return None
+    sentence = f"the service answers with {ref.name} version {served['version']} ({served['uri']}), "
+    if ref.alias:
+        return sentence + f"but '{ref.alias}' is now version {model['version']}: POST /admin/reload loads it"
+    return sentence + f"pinned by its URI; the champion is version {model['version']}"
+
+
 def dashboard_data(
     settings: Settings,
     *,
     mlflow_ui: str | None = None,
     live: dict[str, Any] | None = None,
+    served: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the dashboard shows, from the local results and the MLflow store.
 
@@ -212,11 +229,14 @@ def dashboard_data(
             ``settings.mlflow_ui_url``).
         live: The live-traffic section (:func:`modelmedic.dashboard.live.live_traffic`)
             when served with a prediction log.
+        served: ``uri``, ``version`` and ``loaded_at`` of the model the prediction service
+            answers with, when the page is served by it.
 
     Returns:
         A JSON-ready dict: ``generated``, ``mlflow_ui``, ``model``, ``retrains``,
-        ``monitor``, ``backtest``, ``live`` and ``problems`` (what is missing and which
-        command makes it).
+        ``monitor``, ``backtest``, ``live``, ``served`` and ``problems`` (what is missing
+        and which command makes it; a service answering with another version than the
+        champion's).
     """
     from modelmedic.dashboard.model_card import model_card, retrain_decisions
 
@@ -228,6 +248,9 @@ def dashboard_data(
     retrains = retrain_decisions(settings, mlflow_ui)
     monitor = _results(lambda: read_monitor(settings, mlflow_ui), "monitoring", "modelmedic monitor", problems)
     backtest = _results(lambda: read_backtest(settings), "backtest", "modelmedic backtest", problems)
+    stale = served_mismatch(model, served)
+    if stale:
+        problems.append(stale)
     body = {
         "generated": datetime.now(UTC).isoformat(timespec="seconds"),
         "mlflow_ui": mlflow_ui,
@@ -236,6 +259,7 @@ def dashboard_data(
         "monitor": monitor,
         "backtest": backtest,
         "live": live,
+        "served": served,
         "problems": problems,
     }
     # NaN and infinities are not JSON (browsers refuse them): they become null

@@ -58,6 +58,15 @@ def _live(request: Request) -> dict[str, Any] | None:
         return {"error": f"the prediction log cannot be read: {exc}"}
 
 
+def _served(request: Request) -> dict[str, Any] | None:
+    """The model the prediction service answers with, when this app is the service."""
+    state = getattr(request.app.state, "service", None)
+    served = getattr(state, "served", None)
+    if served is None:
+        return None
+    return {"uri": served.uri, "version": served.version, "loaded_at": served.loaded_at.isoformat(timespec="seconds")}
+
+
 def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = None) -> APIRouter:
     """The dashboard's routes on the results named by ``settings``.
 
@@ -82,7 +91,9 @@ def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = N
         from modelmedic.dashboard.data import dashboard_data
 
         live = await run_in_threadpool(_live, request)
-        body = await run_in_threadpool(dashboard_data, settings, mlflow_ui=mlflow_ui, live=live)
+        body = await run_in_threadpool(
+            dashboard_data, settings, mlflow_ui=mlflow_ui, live=live, served=_served(request)
+        )
         return JSONResponse(body, headers=NO_STORE)
 
     @router.get("/static/plotly.min.js", include_in_schema=False)

@@ -101,7 +101,7 @@
   // a retrain decision run (modelmedic.retrain): tags decision/reason/why/strategy/promoted_version, params now
   const decisionWhy = (r) => [r.tags.why, r.tags.reason ? `trigger ${r.tags.strategy || ""}: ${r.tags.reason}` : null].filter(Boolean).join("; ");
 
-  function renderModel(model, retrains) {
+  function renderModel(model, retrains, served) {
     const box = document.getElementById("model-body");
     if (!model) return;
     const promotion = retrains.find((r) => r.tags.decision === "promote" && String(r.tags.promoted_version) === model.version);
@@ -117,6 +117,7 @@
       el("dt", { text: "Training period" }), el("dd", { text: `${model.training.start || "–"} … ${model.training.end || "–"}${model.training.rows ? `, ${model.training.rows.toLocaleString()} rows` : ""}` }),
       el("dt", { text: "Champion since" }), el("dd", { text: when }),
       el("dt", { text: "Why" }), el("dd", { text: why }),
+      ...(served ? [el("dt", { text: "Served now" }), el("dd", { text: `version ${served.version} (${served.uri}), loaded ${served.loaded_at}` })] : []),
       el("dt", { text: "Versions" }), el("dd", { text: model.versions.map((v) => `v${v.version}${v.aliases.length ? ` (${v.aliases.join(", ")})` : ""}`).join(", ") || "–" }),
     );
     const parts = [["train", "training period"], ["eval", "next weeks (held out)"], ["baseline", "hour-of-day baseline"]];
@@ -354,7 +355,7 @@
     ].filter(Boolean).join(" · ");
     document.getElementById("footer").replaceChildren(`Generated ${data.generated}. `, link(data.mlflow_ui, "MLflow UI"),
       monitor && monitor.summary_run_url ? " · " : "", monitor && monitor.summary_run_url ? link(monitor.summary_run_url, "monitoring run") : "");
-    renderModel(model, data.retrains || []);
+    renderModel(model, data.retrains || [], data.served);
     renderDecisions(data.retrains || []);
     if (monitor && monitor.windows.length) {
       windowsByIndex = new Map(monitor.windows.map((w) => [w.index, w]));
