@@ -1,14 +1,11 @@
-"""Shared fixtures: the real bike data from ../shared, a settings object on a tmp home."""
+"""Shared fixtures: the real bike data (found the way users find it), settings on a tmp home."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_BIKE = ROOT.parent / "shared" / "data" / "bike-sharing"
 # variables naming stores and models: a test must not pick up the developer's own
 STORE_ENV = (
     "MLFLOW_TRACKING_URI",
@@ -18,20 +15,49 @@ STORE_ENV = (
     "MODELMEDIC_MODEL_URI",
     "MODELMEDIC_API_TOKEN",
 )
+DATA_FIXTURES = {"bike_dir", "bike"}
+NO_DATA = (
+    "the tests need the UCI bike data and found none: set MODELMEDIC_DATA_DIR to a folder or zip holding "
+    "hour.csv and day.csv, or run `make demo` once online to fill the cache"
+)
 
 
-def _bike_dir() -> Path:
-    configured = os.environ.get("MODELMEDIC_DATA_DIR")
-    path = Path(configured) if configured else SHARED_BIKE
-    if not (path / "hour.csv").is_file():
-        pytest.skip(f"the bike data are not at {path}: set MODELMEDIC_DATA_DIR")
-    return path
+def resolve_bike_dir() -> Path:
+    """The verified bike data folder, found as modelmedic finds it for its users:
+    ``MODELMEDIC_DATA_DIR``, else the user cache that ``make demo`` fills, else the
+    verified download.
+
+    Raises:
+        DataError: when no source holds the data (offline, nothing cached).
+    """
+    from modelmedic.config import Settings
+    from modelmedic.data import ensure_bike_data
+
+    return ensure_bike_data(None, Settings(), progress=False)
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Find the data before the first test runs when any selected test needs it: a run
+    without a source stops at once with one line instead of skipping half the suite."""
+    from modelmedic.errors import DataError
+
+    if config.option.collectonly or not any(DATA_FIXTURES & set(getattr(item, "fixturenames", ())) for item in items):
+        return
+    try:
+        config.stash[BIKE_DIR] = resolve_bike_dir()
+    except DataError as exc:
+        pytest.exit(f"{NO_DATA} ({exc})", returncode=4)
+
+
+BIKE_DIR = pytest.StashKey[Path]()
 
 
 @pytest.fixture(scope="session")
-def bike_dir() -> Path:
-    """The folder holding the real UCI files (hour.csv, day.csv)."""
-    return _bike_dir()
+def bike_dir(pytestconfig: pytest.Config) -> Path:
+    """The folder holding the real, verified UCI files (hour.csv, day.csv)."""
+    if BIKE_DIR not in pytestconfig.stash:
+        pytestconfig.stash[BIKE_DIR] = resolve_bike_dir()
+    return pytestconfig.stash[BIKE_DIR]
 
 
 @pytest.fixture(scope="session")
