@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -147,8 +146,3 @@ def read_batches(path: str | Path) -> list[Window]:
         windows.append(Window(i, begin, end))
     return windows
 
-
-def iter_windows(frame: pd.DataFrame, windows: list[Window]) -> Iterator[tuple[Window, pd.DataFrame]]:
-    """Yield each window with its rows of ``frame``."""
-    for window in windows:
-        yield window, window.slice(frame)
