@@ -262,34 +262,29 @@ def ui_command(
 
     Example: `modelmedic ui --port 5000`
     """
+    import os
     import subprocess
 
     from modelmedic.errors import ConfigError
+    from modelmedic.secrets import masked
 
     settings = settings_from(ctx)
     uri = settings.resolved_tracking_uri
     if uri.startswith(("http://", "https://")):
-        out.print(f"the tracking store is a server already: open {uri}")
+        out.print(f"the tracking store is a server already: open {masked(uri)}", highlight=False)
         return
     if not settings.tracking_uri:
         settings.ensure_home()
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--default-artifact-root",
-        settings.artifact_root.as_uri(),
-    ]
-    out.print(f"MLflow UI for {uri} at [bold]http://{host}:{port}[/] (Ctrl+C stops it)")
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port)]
+    # the store URI may hold a password: the environment, unlike argv, is not shown by ps
+    env = {
+        **os.environ,
+        "MLFLOW_BACKEND_STORE_URI": uri,
+        "MLFLOW_DEFAULT_ARTIFACT_ROOT": settings.artifact_root.as_uri(),
+    }
+    out.print(f"MLflow UI for {masked(uri)} at [bold]http://{host}:{port}[/] (Ctrl+C stops it)", highlight=False)
     try:
-        code = subprocess.call(cmd)
+        code = subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         code = 0
     if code not in (0, -2):
@@ -491,12 +486,18 @@ def serve_command(
     "atemp": 0.29, "hum": 0.81, "windspeed": 0.0}'`
     """
     quiet_libraries()
+    from modelmedic.service.lifecycle import check as check_service
     from modelmedic.service.lifecycle import preflight, run_server
 
     settings = settings_from(ctx)
     updates = {k: v for k, v in {"model_uri": model_uri, "database_url": database_url}.items() if v}
     if updates:
         settings = settings.model_copy(update=updates)
+    if check and not prepare:
+        with err.status("checking the model and the log…"):
+            report = check_service(settings)  # creates nothing: no folder, file or table
+        out.print(f"[green]✓[/] {report.line()}", highlight=False)
+        return
     with err.status("preparing the prediction log and the model…" if prepare else "checking the model and the log…"):
         report = preflight(settings, train_if_missing=prepare)
     if check or prepare:
@@ -629,6 +630,8 @@ def print_monitor(result: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from modelmedic.secrets import masked
+
     table = Table(
         title=f"monitor: {len(result.windows)} windows vs reference {result.reference_start}.."
         f"{result.reference_end} ({result.engine} engine)",
@@ -666,7 +669,8 @@ def print_monitor(result: Any) -> None:
     out.print(f"reports: {result.folder}", highlight=False)
     if result.summary_run_id:
         out.print(
-            f"MLflow: experiment {result.experiment_id}, summary run {result.summary_run_id} ({result.tracking_uri})",
+            f"MLflow: experiment {result.experiment_id}, summary run {result.summary_run_id} "
+            f"({masked(result.tracking_uri or '')})",
             highlight=False,
         )
     out.print("next: [bold]modelmedic ui[/] and open the summary run's charts (drift/*, drift_share, perf/mae)")

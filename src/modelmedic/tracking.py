@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import socket
 import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from modelmedic.config import Settings, get_settings
 from modelmedic.errors import ModelNotFoundError, TrackingError
+from modelmedic.secrets import masked, masked_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,6 +27,14 @@ if TYPE_CHECKING:
 
 CHAMPION = "champion"
 _EXPORTED_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
+# MLflow's HTTP client limits and the settings that give them modelmedic's defaults
+_HTTP_LIMITS = {
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "tracking_timeout_seconds",
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "tracking_max_retries",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "tracking_backoff_seconds",
+}
+# error codes with which a store says "no such model, version or alias"
+_NOT_FOUND_CODES = frozenset({"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"})
 # MLflow's limits for one log_batch call
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS, _MAX_ENTITIES = 1000, 100, 100, 1000
 _KEY_BAD = re.compile(r"[^0-9A-Za-z_\-. /:]")
@@ -64,18 +74,30 @@ def metric_key(*parts: str) -> str:
     return "/".join(_KEY_BAD.sub("_", str(p)) for p in parts if p != "")
 
 
-def configure(settings: Settings | None = None) -> str:
+def configure(settings: Settings | None = None, *, create: bool = True) -> str:
     """Point MLflow at the configured store and return its URI.
 
     With no ``MLFLOW_TRACKING_URI`` the store is ``mlflow.db`` in the home folder, which
-    is created here (not at import).
+    is created here (not at import). Requests to a tracking server get bounded waits
+    (:func:`bound_http_waits`).
+
+    Args:
+        settings: The settings naming the store.
+        create: Create the default store when missing; when false, a missing SQLite
+            store raises instead (a check must not create what it checks).
+
+    Raises:
+        ModelNotFoundError: when ``create`` is false and the SQLite store does not exist.
     """
     import mlflow
 
     settings = settings or get_settings()
-    if not settings.tracking_uri:
+    if not create:
+        require_store(settings)
+    elif not settings.tracking_uri:
         settings.ensure_home()
         _write_ahead_log(settings.default_store)
+    bound_http_waits(settings)
     uri = settings.resolved_tracking_uri
     exported = {var: os.environ.get(var) for var in _EXPORTED_VARS}
     mlflow.set_tracking_uri(uri)
@@ -88,6 +110,55 @@ def configure(settings: Settings | None = None) -> str:
         else:
             os.environ[var] = value
     return uri
+
+
+_HTTP_APPLIED: dict[str, str] = {}
+
+
+def bound_http_waits(settings: Settings) -> dict[str, str]:
+    """Give MLflow's HTTP client modelmedic's timeout, retries and back-off.
+
+    MLflow reads them from ``MLFLOW_HTTP_REQUEST_TIMEOUT``, ``_MAX_RETRIES`` and
+    ``_BACKOFF_FACTOR`` (its defaults wait minutes for a server that does not answer); a
+    value the user set in the environment is kept. Returns the values in force.
+    """
+    for var, field_name in _HTTP_LIMITS.items():
+        current = os.environ.get(var)
+        if current is not None and current != _HTTP_APPLIED.get(var):
+            continue  # the user's own value
+        _HTTP_APPLIED[var] = os.environ[var] = str(getattr(settings, field_name))
+    return {var: os.environ[var] for var in _HTTP_LIMITS}
+
+
+def _connection_failure(exc: BaseException) -> bool:
+    """Whether ``exc`` is a failure to reach a server (not a refusal, not a missing file)."""
+    if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
+        return True
+    library = type(exc).__module__.split(".")[0]
+    if library in {"requests", "urllib3"}:  # their connection, timeout and retry errors
+        return True
+    return library == "sqlalchemy" and type(exc).__name__ in {"OperationalError", "InterfaceError"}
+
+
+def sqlite_store_path(uri: str) -> Path | None:
+    """The file of a ``sqlite:///`` store URI (``None`` for other stores or in-memory)."""
+    if not uri.startswith("sqlite:///"):
+        return None
+    path = uri.removeprefix("sqlite:///").split("?", 1)[0]
+    return Path(path) if path and path != ":memory:" else None
+
+
+def require_store(settings: Settings) -> None:
+    """Check, without creating anything, that a SQLite tracking store exists.
+
+    Raises:
+        ModelNotFoundError: when the store's file does not exist.
+    """
+    path = sqlite_store_path(settings.resolved_tracking_uri)
+    if path is not None and not path.is_file():
+        raise ModelNotFoundError(
+            f"the MLflow store {masked(settings.resolved_tracking_uri)} does not exist: run 'modelmedic train' first"
+        )
 
 
 _WAL_DONE: set[str] = set()
@@ -114,25 +185,70 @@ def _write_ahead_log(database: Path) -> None:
     _WAL_DONE.add(key)
 
 
-def client(settings: Settings | None = None) -> MlflowClient:
-    """Return an ``MlflowClient`` on the configured store."""
+def client(settings: Settings | None = None, *, create: bool = True) -> MlflowClient:
+    """Return an ``MlflowClient`` on the configured store (see :func:`configure`)."""
     from mlflow import MlflowClient
 
-    uri = configure(settings)
+    uri = configure(settings, create=create)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @contextmanager
 def store_errors(settings: Settings) -> Iterator[None]:
-    """Turn the MLflow store's refusals inside the block into a one-line :class:`TrackingError`."""
-    from mlflow.exceptions import MlflowException
+    """Turn the MLflow store's failures inside the block into a one-line :class:`TrackingError`.
 
+    A store that cannot be reached is reported as such ("does not answer"), a refusal
+    with MLflow's reason; the store's URI is shown without its password.
+    """
     try:
         yield
-    except MlflowException as exc:
-        raise TrackingError(f"MLflow store {settings.resolved_tracking_uri} refused: {exc.message}") from None
-    except OSError as exc:
-        raise TrackingError(f"cannot reach MLflow store {settings.resolved_tracking_uri}: {exc}") from None
+    except TrackingError:
+        raise
+    except Exception as exc:
+        error = store_error(exc, settings)
+        if error is None:
+            raise
+        raise error from None
+
+
+def store_error(exc: BaseException, settings: Settings) -> TrackingError | None:
+    """The one-line :class:`TrackingError` for a failure of the MLflow store, else ``None``."""
+    from mlflow.exceptions import MlflowException
+
+    where = masked(settings.resolved_tracking_uri)
+    reason = unreachable_reason(exc)
+    if reason is not None:
+        return TrackingError(f"the MLflow tracking store at {where} does not answer: {reason}")
+    if isinstance(exc, MlflowException):
+        return TrackingError(f"the MLflow tracking store at {where} refused: {masked_text(exc.message)}")
+    return None
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why the store did not answer, when ``exc`` (or what caused it) is a network or
+    database connection failure; ``None`` for other errors."""
+    failure: BaseException | None = None
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and seen not in chain:
+        chain.append(seen)
+        if _connection_failure(seen):
+            failure = seen
+        seen = seen.__cause__ or seen.__context__
+    if failure is None:
+        return None
+    # requests wraps urllib3's MaxRetryError, whose ``reason`` is the last attempt's failure
+    while failure.args and isinstance(failure.args[0], BaseException):
+        failure = failure.args[0]
+    failure = getattr(failure, "reason", None) or failure
+    text = str(getattr(failure, "orig", None) or failure).strip().splitlines() or [type(failure).__name__]
+    first = text[0]
+    if "): " in first:  # "HTTPConnection(host=..., port=...): Failed to establish ...: [Errno 111] ..."
+        first = first.split("): ", 1)[1]
+    first = re.sub(r"\[Errno -?\d+\] ", "", first)
+    limits = {var: os.environ.get(var) for var in _HTTP_LIMITS}
+    tries = int(limits["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] or 0) + 1
+    return masked_text(f"{first} ({tries} tries of {limits['MLFLOW_HTTP_REQUEST_TIMEOUT']} s at most)")
 
 
 def experiment_id(name: str, settings: Settings | None = None) -> str:
@@ -278,26 +394,38 @@ def set_alias(name: str, alias: str, version: str, settings: Settings | None = N
     client(settings).set_registered_model_alias(name, alias, version)
 
 
-def champion(settings: Settings | None = None, name: str | None = None) -> tuple[str, str]:
+def champion(settings: Settings | None = None, name: str | None = None, *, create: bool = True) -> tuple[str, str]:
     """Return ``(model_uri, version)`` of the registry's champion.
+
+    Args:
+        settings: The settings naming the store.
+        name: The registered model (default: the ``model_name`` setting).
+        create: Create the default store when missing (false for checks: then a missing
+            store is reported as no champion).
 
     Raises:
         ModelNotFoundError: when no champion exists; the message says how to train one.
+        TrackingError: when the store does not answer or refuses.
     """
     from mlflow.exceptions import MlflowException
 
     settings = settings or get_settings()
     name = name or settings.model_name
-    try:
-        version = client(settings).get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        raise ModelNotFoundError(
-            f"no '{CHAMPION}' model named '{name}' in {settings.resolved_tracking_uri}: run 'modelmedic train' first"
-        ) from None
+    with store_errors(settings):
+        mlflow_client = client(settings, create=create)
+        try:
+            version = mlflow_client.get_model_version_by_alias(name, CHAMPION)
+        except MlflowException as exc:
+            if unreachable_reason(exc) is not None or exc.error_code not in _NOT_FOUND_CODES:
+                raise
+            raise ModelNotFoundError(
+                f"no '{CHAMPION}' model named '{name}' in {masked(settings.resolved_tracking_uri)}: "
+                "run 'modelmedic train' first"
+            ) from None
     return f"models:/{name}@{CHAMPION}", str(version.version)
 
 
-def load_model(model_uri: str, settings: Settings | None = None) -> Any:
+def load_model(model_uri: str, settings: Settings | None = None, *, create: bool = True) -> Any:
     """Load a scikit-learn model from any MLflow model URI or local path.
 
     Raises:
@@ -306,8 +434,15 @@ def load_model(model_uri: str, settings: Settings | None = None) -> Any:
     import mlflow.sklearn
     from mlflow.exceptions import MlflowException
 
-    configure(settings)
+    if not create and model_uri.startswith(("models:/", "runs:/")):
+        require_store(settings or get_settings())
+    configure(settings, create=create)
     try:
         return mlflow.sklearn.load_model(model_uri)
     except (MlflowException, OSError) as exc:
-        raise ModelNotFoundError(f"cannot load model {model_uri}: {exc}; run 'modelmedic train' first") from None
+        error = store_error(exc, settings or get_settings()) if unreachable_reason(exc) else None
+        if error is not None:
+            raise error from None
+        raise ModelNotFoundError(
+            f"cannot load model {masked(model_uri)}: {masked_text(str(exc))}; run 'modelmedic train' first"
+        ) from None
