@@ -13,7 +13,10 @@ from modelmedic.secrets import masked, masked_text
         ("postgresql://bob:s3cret@db.example.com:5432/mlflow", "postgresql://bob:***@db.example.com:5432/mlflow"),
         ("postgres://u:p%40ss@h/d", "postgres://u:***@h/d"),
         ("http://bob:s3cret@127.0.0.1:5000/", "http://bob:***@127.0.0.1:5000/"),
-        ("postgresql://h/d?user=u&password=s3cret&sslmode=require", "postgresql://h/d?user=u&password=***&sslmode=require"),
+        (
+            "postgresql://h/d?user=u&password=s3cret&sslmode=require",
+            "postgresql://h/d?user=u&password=***&sslmode=require",
+        ),
         ("https://host/x?token=abc", "https://host/x?token=***"),
         ("http://bob@127.0.0.1:5000", "http://bob@127.0.0.1:5000"),
         ("sqlite:////tmp/home/mlflow.db", "sqlite:////tmp/home/mlflow.db"),

@@ -94,7 +94,7 @@ def test_a_stalled_tracking_server_times_out_as_configured(
         tracking_backoff_seconds=0,
     )
     began = time.monotonic()
-    with pytest.raises(TrackingError, match="does not answer: .*timed out.*2 tries of 1 s"):
+    with pytest.raises(TrackingError, match=r"does not answer: .*timed out.*2 tries of 1 s"):
         tracking.champion(settings)
     # two tries of one second each; MLflow's own defaults wait 8 x 120 s
     assert time.monotonic() - began < 10
