@@ -143,8 +143,9 @@ def existing_log_version(url: str) -> int:
         engine_url = engine_url.set(database=f"file:{path.resolve()}?{flags}", query={"uri": "true"})
     else:
         options["connect_args"] = {"connect_timeout": 5}
-    engine = create_engine(engine_url, **options)
+    engine = None
     try:
+        engine = create_engine(engine_url, **options)
         with engine.connect() as conn:
             if not inspect(conn).has_table(VERSION_TABLE):
                 raise PredictionStoreError(f"the prediction log {masked(url)} holds no log yet: {prepare}")
@@ -158,7 +159,8 @@ def existing_log_version(url: str) -> int:
             "check DATABASE_URL and that the database server is running"
         ) from None
     finally:
-        engine.dispose()
+        if engine is not None:
+            engine.dispose()
 
 
 def train_champion(settings: Settings) -> tuple[str, str]:
