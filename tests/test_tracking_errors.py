@@ -202,3 +202,63 @@ def test_ui_passes_the_store_password_by_environment_and_messages_mask_it(
         process.wait(30)
     printed = log.read_text()
     assert "MLflow UI for postgresql+psycopg://" in printed and PASSWORD not in printed
+
+
+@pytest.mark.slow
+def test_reload_answers_409_naming_the_silent_store_without_its_password(
+    tmp_path: Path, bike, bike_schema, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A champion on a real tracking server whose URI holds a password (the server has no
+    auth and ignores it); the server stops; a reload answers 409 within the bounded wait,
+    says the store does not answer, and shows the URI masked. The old model keeps serving."""
+    from modelmedic.config import Settings
+    from modelmedic.service.app import create_app
+    from modelmedic.training import train_and_register
+    from servers import ThreadServer
+
+    for var in (*STORE_ENV, *HTTP_LIMITS):
+        monkeypatch.delenv(var, raising=False)
+    port = free_port()
+    log = tmp_path / "mlflow.log"
+    with open(log, "w") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+            env={**os.environ, "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{tmp_path / 'server.db'}"},
+            cwd=tmp_path,
+            stdout=out,
+            stderr=out,
+        )
+    try:
+
+        def answers() -> bool:
+            assert server.poll() is None, log.read_text()
+            try:
+                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_until(answers, 180, "the MLflow server to answer", interval=0.5)
+        settings = Settings(
+            home=tmp_path / "home",
+            tracking_uri=f"http://bob:{PASSWORD}@127.0.0.1:{port}",
+            database_url=f"sqlite:///{tmp_path / 'predictions.db'}",
+            api_token="token",
+            tracking_timeout_seconds=2,
+            tracking_max_retries=1,
+        )
+        train_and_register(bike, bike_schema, settings=settings, kind="rf", source="test")
+        with ThreadServer(create_app(settings)) as service:
+            server.terminate()
+            server.wait(30)
+            began = time.monotonic()
+            answer = httpx.post(f"{service.url}/admin/reload", headers={"Authorization": "Bearer token"}, timeout=60)
+            assert time.monotonic() - began < 30
+            assert answer.status_code == 409
+            detail = answer.json()["detail"]
+            assert "does not answer" in detail and f"http://bob:***@127.0.0.1:{port}" in detail
+            assert PASSWORD not in answer.text
+            assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(30)
