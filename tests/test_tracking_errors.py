@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from conftest import STORE_ENV
 from modelmedic.cli import app
-from servers import free_port, wait_until
+from servers import free_port
 
 PASSWORD = "s3cret-pw"
 HTTP_LIMITS = ("MLFLOW_HTTP_REQUEST_TIMEOUT", "MLFLOW_HTTP_REQUEST_MAX_RETRIES", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR")
@@ -159,25 +159,12 @@ def process_tree(pid: int) -> list[int]:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/cmdline").exists(), reason="reads /proc")
 def test_ui_passes_the_store_password_by_environment_and_messages_mask_it(
-    postgres_store: str, tmp_path: Path, bike_dir: Path, monkeypatch: pytest.MonkeyPatch
+    postgres_store: str, tmp_path: Path, bike_dir: Path, monkeypatch: pytest.MonkeyPatch, http_process
 ) -> None:
     port = free_port()
     env = cli_env(tmp_path, bike_dir, MLFLOW_TRACKING_URI=postgres_store)
-    log = tmp_path / "ui.log"
-    with open(log, "w") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "modelmedic", "ui", "--port", str(port)], env=env, stdout=out, stderr=out, text=True
-        )
-    try:
-
-        def answers() -> bool:
-            assert process.poll() is None, log.read_text()
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(answers, 180, "the MLflow UI to answer", interval=0.5)
+    command = [sys.executable, "-m", "modelmedic", "ui", "--port", str(port)]
+    with http_process(command, f"http://127.0.0.1:{port}/health", env) as process:
         tree = process_tree(process.pid)
         assert len(tree) > 1  # the mlflow server and its workers run
         for pid in tree:
@@ -193,20 +180,17 @@ def test_ui_passes_the_store_password_by_environment_and_messages_mask_it(
         assert result.exit_code != 0
         assert "no 'champion' model" in result.output and ":***@127.0.0.1:5432/" in result.output
         assert PASSWORD not in result.output
-        # a database URL is masked as well (here a database holding no prediction log yet)
-        result = CliRunner().invoke(app, ["serve", "--check", "--database-url", postgres_store])
-        assert result.exit_code != 0 and "holds no log yet" in result.output and ":***@" in result.output
+        # a database URL is masked as well (here a database holding no prediction log)
+        result = CliRunner().invoke(app, ["monitor", "--source", postgres_store])
+        assert result.exit_code != 0 and "holds no prediction log" in result.output and ":***@" in result.output
         assert PASSWORD not in result.output
-    finally:
-        process.terminate()
-        process.wait(30)
-    printed = log.read_text()
+    printed = (tmp_path / "server.log").read_text()
     assert "MLflow UI for postgresql+psycopg://" in printed and PASSWORD not in printed
 
 
 @pytest.mark.slow
 def test_reload_answers_409_naming_the_silent_store_without_its_password(
-    tmp_path: Path, bike, bike_schema, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, bike, bike_schema, monkeypatch: pytest.MonkeyPatch, http_process
 ) -> None:
     """A champion on a real tracking server whose URI holds a password (the server has no
     auth and ignores it); the server stops; a reload answers 409 within the bounded wait,
@@ -219,25 +203,9 @@ def test_reload_answers_409_naming_the_silent_store_without_its_password(
     for var in (*STORE_ENV, *HTTP_LIMITS):
         monkeypatch.delenv(var, raising=False)
     port = free_port()
-    log = tmp_path / "mlflow.log"
-    with open(log, "w") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-            env={**os.environ, "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{tmp_path / 'server.db'}"},
-            cwd=tmp_path,
-            stdout=out,
-            stderr=out,
-        )
-    try:
-
-        def answers() -> bool:
-            assert server.poll() is None, log.read_text()
-            try:
-                return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-
-        wait_until(answers, 180, "the MLflow server to answer", interval=0.5)
+    command = [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]
+    env = {**os.environ, "MLFLOW_BACKEND_STORE_URI": f"sqlite:///{tmp_path / 'server.db'}"}
+    with http_process(command, f"http://127.0.0.1:{port}/health", env) as server:
         settings = Settings(
             home=tmp_path / "home",
             tracking_uri=f"http://bob:{PASSWORD}@127.0.0.1:{port}",
@@ -258,7 +226,3 @@ def test_reload_answers_409_naming_the_silent_store_without_its_password(
             assert "does not answer" in detail and f"http://bob:***@127.0.0.1:{port}" in detail
             assert PASSWORD not in answer.text
             assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200
-    finally:
-        if server.poll() is None:
-            server.terminate()
-            server.wait(30)
