@@ -43,14 +43,19 @@ def said(result: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 @pytest.mark.parametrize(
-    "command",
-    [["serve", "--check"], ["train", "--kind", "rf"], ["monitor", "--html", "none"]],
-    ids=lambda c: c[0],
+    ("store", "command"),
+    [
+        ("http://bob:{password}@127.0.0.1:{port}/", ["serve", "--check"]),
+        ("http://bob:{password}@127.0.0.1:{port}/", ["train", "--kind", "rf"]),
+        ("http://bob:{password}@127.0.0.1:{port}/", ["monitor", "--html", "none"]),
+        ("postgresql+psycopg://bob:{password}@127.0.0.1:{port}/mlflow", ["serve", "--check"]),
+    ],
+    ids=["http-serve", "http-train", "http-monitor", "postgresql-serve"],
 )
-def test_an_unreachable_tracking_server_is_named_in_one_line(tmp_path: Path, bike_dir: Path, command) -> None:
+def test_an_unreachable_tracking_store_is_named_in_one_line(tmp_path: Path, bike_dir: Path, store, command) -> None:
     """A closed loopback port: each command gives up within the deadline and says the store
     does not answer (not "no model, run modelmedic train"), without the password."""
-    uri = f"http://bob:{PASSWORD}@127.0.0.1:{free_port()}/"
+    uri = store.format(password=PASSWORD, port=free_port())
     if command[0] == "serve":
         prepare_log(tmp_path / "home")
     began = time.monotonic()
@@ -64,7 +69,7 @@ def test_an_unreachable_tracking_server_is_named_in_one_line(tmp_path: Path, bik
     lines = said(result)
     assert result.returncode != 0 and time.monotonic() - began < 30
     assert len(lines) == 1, lines
-    assert "the MLflow tracking store at http://bob:***@127.0.0.1:" in lines[0] and "does not answer" in lines[0]
+    assert f"the MLflow tracking store at {uri.replace(PASSWORD, '***')} does not answer" in lines[0]
     assert PASSWORD not in lines[0] and "modelmedic train" not in lines[0] and "Traceback" not in lines[0]
 
 

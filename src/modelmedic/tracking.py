@@ -98,6 +98,7 @@ def configure(settings: Settings | None = None, *, create: bool = True) -> str:
         settings.ensure_home()
         _write_ahead_log(settings.default_store)
     bound_http_waits(settings)
+    require_database_answers(settings)
     uri = settings.resolved_tracking_uri
     exported = {var: os.environ.get(var) for var in _EXPORTED_VARS}
     mlflow.set_tracking_uri(uri)
@@ -134,10 +135,42 @@ def _connection_failure(exc: BaseException) -> bool:
     """Whether ``exc`` is a failure to reach a server (not a refusal, not a missing file)."""
     if isinstance(exc, ConnectionError | TimeoutError | socket.gaierror):
         return True
-    library = type(exc).__module__.split(".")[0]
+    library = library_of(exc)
     if library in {"requests", "urllib3"}:  # their connection, timeout and retry errors
         return True
     return library == "sqlalchemy" and type(exc).__name__ in {"OperationalError", "InterfaceError"}
+
+
+_ANSWERED: set[str] = set()
+_SERVER_DATABASES = ("postgresql", "mysql")
+
+
+def require_database_answers(settings: Settings) -> None:
+    """Check once per process that a database tracking store (PostgreSQL, MySQL) answers
+    within ``tracking_timeout_seconds``.
+
+    MLflow itself retries a database that does not answer for about 100 s, logging each try.
+
+    Raises:
+        TrackingError: when the database does not answer.
+    """
+    uri = settings.resolved_tracking_uri
+    if uri in _ANSWERED or not uri.startswith(_SERVER_DATABASES):
+        return
+    from sqlalchemy import create_engine
+
+    engine = None
+    try:
+        engine = create_engine(uri, connect_args={"connect_timeout": settings.tracking_timeout_seconds})
+        with engine.connect():
+            pass
+    except Exception as exc:
+        reason = unreachable_reason(exc) or masked_text(str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
+        raise TrackingError(f"the MLflow tracking store at {masked(uri)} does not answer: {reason}") from None
+    finally:
+        if engine is not None:
+            engine.dispose()
+    _ANSWERED.add(uri)
 
 
 def sqlite_store_path(uri: str) -> Path | None:
@@ -246,9 +279,16 @@ def unreachable_reason(exc: BaseException) -> str | None:
     if "): " in first:  # "HTTPConnection(host=..., port=...): Failed to establish ...: [Errno 111] ..."
         first = first.split("): ", 1)[1]
     first = re.sub(r"\[Errno -?\d+\] ", "", first)
+    if not any(library_of(e) in {"requests", "urllib3"} for e in chain):  # not MLflow's HTTP client
+        return masked_text(first)
     limits = {var: os.environ.get(var) for var in _HTTP_LIMITS}
     tries = int(limits["MLFLOW_HTTP_REQUEST_MAX_RETRIES"] or 0) + 1
     return masked_text(f"{first} ({tries} tries of {limits['MLFLOW_HTTP_REQUEST_TIMEOUT']} s at most)")
+
+
+def library_of(exc: BaseException) -> str:
+    """The top-level package that defines the type of ``exc`` (``requests``, ``sqlalchemy``...)."""
+    return type(exc).__module__.split(".")[0]
 
 
 def experiment_id(name: str, settings: Settings | None = None) -> str:
