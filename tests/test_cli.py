@@ -183,3 +183,24 @@ def test_monitor_reports_non_finite_values_in_its_quality(trained, settings, bik
     run_id = next(w["run_id"] for w in windows if w["quality"]["non_finite"])
     metrics = MlflowClient(settings.resolved_tracking_uri).get_run(run_id).data.metrics
     assert metrics["quality/non_finite"] > 0
+
+
+def test_serve_check_of_a_model_folder_needs_no_store(trained, settings, tmp_path, monkeypatch) -> None:
+    """A model given by path is checked without an MLflow store, and nothing is created."""
+    from modelmedic.service.store import PredictionStore
+
+    model_dir = next(settings.artifact_root.rglob("MLmodel")).parent
+    log = tmp_path / "log.db"
+    PredictionStore(f"sqlite:///{log}").open().close()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("MODELMEDIC_HOME", str(work / "home"))
+
+    result = runner.invoke(
+        app, ["serve", "--check", "--model-uri", str(model_dir), "--database-url", f"sqlite:///{log}"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"ready: model {model_dir} version -" in result.output
+    assert tree(work) == {}

@@ -83,18 +83,16 @@ def configure(settings: Settings | None = None, *, create: bool = True) -> str:
 
     Args:
         settings: The settings naming the store.
-        create: Create the default store when missing; when false, a missing SQLite
-            store raises instead (a check must not create what it checks).
+        create: Create the default store when missing (false for checks, which must not
+            create what they check: see :func:`require_store`).
 
     Raises:
-        ModelNotFoundError: when ``create`` is false and the SQLite store does not exist.
+        TrackingError: when a database store does not answer.
     """
     import mlflow
 
     settings = settings or get_settings()
-    if not create:
-        require_store(settings)
-    elif not settings.tracking_uri:
+    if create and not settings.tracking_uri:
         settings.ensure_home()
         _write_ahead_log(settings.default_store)
     bound_http_waits(settings)
@@ -451,6 +449,8 @@ def champion(settings: Settings | None = None, name: str | None = None, *, creat
 
     settings = settings or get_settings()
     name = name or settings.model_name
+    if not create:
+        require_store(settings)
     with store_errors(settings):
         mlflow_client = client(settings, create=create)
         try:
