@@ -79,3 +79,128 @@ def test_train_command_json(settings) -> None:
     assert result.exit_code == 0, result.output
     payload = json.loads(result.stdout)
     assert payload["version"] == "1" and payload["metrics"]["eval/mae"] > 0
+
+
+def tree(folder) -> dict[str, tuple[int, int]]:
+    """Every path under ``folder`` with its size and modification time (``0, 0`` for folders)."""
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else (0, 0)
+        for p in folder.rglob("*")
+    }
+
+
+@pytest.mark.parametrize(
+    ("database", "message"),
+    [
+        (None, "the MLflow store sqlite:///"),
+        ("sqlite:///{tmp}/some/dir/x.db", "the MLflow store sqlite:///"),
+    ],
+    ids=["default", "nested-sqlite"],
+)
+def test_serve_check_on_nothing_creates_nothing(settings, tmp_path, monkeypatch, database, message) -> None:
+    """A check reports what is missing; it creates no folder, database or store."""
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("MODELMEDIC_HOME", str(work / "home"))
+    if database:
+        monkeypatch.setenv("DATABASE_URL", database.format(tmp=work))
+
+    result = runner.invoke(app, ["serve", "--check"])
+
+    assert result.exit_code != 0 and message in result.output and "does not exist" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert tree(work) == {}
+
+
+def test_serve_check_reads_a_prepared_service_without_changing_it(trained, settings, tmp_path, monkeypatch) -> None:
+    from modelmedic.service.lifecycle import preflight
+
+    monkeypatch.chdir(tmp_path)
+    log = tmp_path / "some" / "dir" / "x.db"
+    missing = runner.invoke(app, ["serve", "--check", "--database-url", f"sqlite:///{log}"])
+    assert missing.exit_code != 0 and "does not exist: run 'modelmedic serve --prepare'" in missing.output
+    assert not (tmp_path / "some").exists()
+
+    preflight(settings.model_copy(update={"database_url": f"sqlite:///{log}"}))
+    before = tree(tmp_path)
+    result = runner.invoke(app, ["serve", "--check", "--database-url", f"sqlite:///{log}"])
+
+    assert result.exit_code == 0, result.output
+    assert "ready: model models:/bike-demand@champion version 1" in result.output and "schema v1" in result.output
+    assert tree(tmp_path) == before
+
+
+@pytest.fixture
+def bike_with_inf(tmp_path, bike_dir):
+    """The first three months of hour.csv as a user's file with its schema, 49 ``temp``
+    values of March set to ``inf`` and 3 ``hum`` values to ``-inf``."""
+    from importlib import resources
+
+    import numpy as np
+    import pandas as pd
+
+    raw = pd.read_csv(bike_dir / "hour.csv")
+    raw = raw.loc[raw["dteday"] < "2011-04-01"].copy()
+    march = raw.index[raw["dteday"] >= "2011-03-01"]
+    raw.loc[march[:49], "temp"] = np.inf
+    raw.loc[march[60:63], "hum"] = -np.inf
+    path = tmp_path / "hours.csv"
+    raw.to_csv(path, index=False)
+    schema = tmp_path / "hours.toml"
+    builtin = (resources.files("modelmedic.datasets") / "bike-hour.toml").read_text()
+    schema.write_text(builtin.replace('name = "bike-hour"', 'name = "hours"'))
+    return path, schema, raw
+
+
+def test_drift_reports_non_finite_values(tmp_path, bike_with_inf) -> None:
+    _, _, raw = bike_with_inf
+    raw.loc[raw["dteday"] < "2011-02-01"].to_csv(tmp_path / "january.csv", index=False)
+    raw.loc[raw["dteday"] >= "2011-03-01"].to_csv(tmp_path / "march.csv", index=False)
+    files = [str(tmp_path / "january.csv"), str(tmp_path / "march.csv"), "--numerical", "temp,hum"]
+
+    result = runner.invoke(app, ["drift", *files, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["non_finite"] == {"reference": {}, "current": {"temp": 49, "hum": 3}}
+
+    table = runner.invoke(app, ["drift", *files])
+    assert "the current data hold non-finite values (inf, -inf), left out of the tests: temp 49, hum 3" in table.output
+
+
+def test_monitor_reports_non_finite_values_in_its_quality(trained, settings, bike_with_inf) -> None:
+    """Rows holding inf are not scored (the model cannot) but counted, in the JSON and in
+    MLflow (``quality/non_finite``), instead of a traceback."""
+    from mlflow import MlflowClient
+
+    path, schema, _ = bike_with_inf
+    result = runner.invoke(app, ["monitor", "--data", str(path), "--schema", str(schema), "--html", "none", "--json"])
+
+    assert result.exit_code == 0, result.output
+    windows = json.loads(result.stdout)["windows"]
+    found = {w["begin"][:10]: w["quality"]["non_finite"] for w in windows if w["quality"]["non_finite"]}
+    assert sum(n.get("temp", 0) for n in found.values()) == 49
+    assert sum(n.get("hum", 0) for n in found.values()) == 3
+    run_id = next(w["run_id"] for w in windows if w["quality"]["non_finite"])
+    metrics = MlflowClient(settings.resolved_tracking_uri).get_run(run_id).data.metrics
+    assert metrics["quality/non_finite"] > 0
+
+
+def test_serve_check_of_a_model_folder_needs_no_store(trained, settings, tmp_path, monkeypatch) -> None:
+    """A model given by path is checked without an MLflow store, and nothing is created."""
+    from modelmedic.service.store import PredictionStore
+
+    model_dir = next(settings.artifact_root.rglob("MLmodel")).parent
+    log = tmp_path / "log.db"
+    PredictionStore(f"sqlite:///{log}").open().close()
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("MODELMEDIC_HOME", str(work / "home"))
+
+    result = runner.invoke(
+        app, ["serve", "--check", "--model-uri", str(model_dir), "--database-url", f"sqlite:///{log}"]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert f"ready: model {model_dir} version -" in result.output
+    assert tree(work) == {}

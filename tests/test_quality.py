@@ -101,3 +101,32 @@ def test_check_does_not_mutate_the_window(profile, week) -> None:
 def test_fit_needs_every_column(bike) -> None:
     with pytest.raises(DataError, match="lacks the columns nope"):
         QualityProfile.fit(bike.iloc[:10], ["temp", "nope"])
+
+
+def test_non_finite_values_are_counted_apart_from_the_range(profile, week) -> None:
+    """``inf`` and ``-inf`` are a finding of their own (drift tests and the model leave them
+    out), never silently dropped nor counted twice as out of range."""
+    import numpy as np
+
+    week.loc[week.index[:49], "temp"] = np.inf
+    week.loc[week.index[60:63], "hum"] = -np.inf
+    week.loc[week.index[70], "hum"] = 5.0  # finite and outside the reference range
+
+    result = profile.check(week)
+
+    assert result.non_finite == {**dict.fromkeys(profile.ranges, 0), "temp": 49, "hum": 3}
+    assert result.out_of_range["temp"] == 0 and result.out_of_range["hum"] == 1
+    assert "temp: 49 non-finite (inf or -inf)" in result.issues
+    assert result.to_dict()["non_finite"] == {"temp": 49, "hum": 3}
+    tracked = result.tracked_metrics()
+    assert tracked["non_finite"] == 52 and tracked["non_finite/temp"] == 49 and "non_finite/atemp" not in tracked
+
+
+def test_a_reference_holding_inf_keeps_finite_ranges(bike, bike_schema) -> None:
+    import numpy as np
+
+    reference = select_period(bike, "2011-01-01", "2011-01-28").copy()
+    finite_max = reference["temp"].iloc[5:].max()
+    reference.loc[reference.index[:5], "temp"] = np.inf
+    fitted = QualityProfile.fit(reference, bike_schema.numerical)
+    assert fitted.ranges["temp"][1] == finite_max

@@ -9,19 +9,62 @@ from __future__ import annotations
 import functools
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 if TYPE_CHECKING:
     from modelmedic.config import Settings
 
 F = TypeVar("F", bound=Callable[..., Any])
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+
+def print_error(message: str) -> None:
+    """Print a user error as one line on stderr."""
+    from rich.markup import escape
+
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+class OneLineErrors(TyperGroup):
+    """The command group, printing Click's usage errors (a bad option value, an unknown
+    option, a missing argument) in one line, as every other user error."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        """Run the command line; in standalone mode exit with its code."""
+        if not standalone_mode:
+            return super().main(args, prog_name, complete_var, standalone_mode, **extra)
+        try:
+            code = super().main(args, prog_name, complete_var, False, **extra)
+        except typer.TyperException as exc:  # Click's exceptions, which Typer vendors
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                exc.show()  # type: ignore[attr-defined]
+            else:
+                context = getattr(exc, "ctx", None)
+                hint = f" (see: {context.command_path} --help)" if context is not None else ""
+                print_error(f"{exc.format_message()}{hint}")  # type: ignore[attr-defined]
+            sys.exit(getattr(exc, "exit_code", 2))
+        except typer.Abort:
+            print_error("aborted")
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
 
 app = typer.Typer(
+    cls=OneLineErrors,
     name="modelmedic",
     help="Diagnose and fix a machine-learning model in production: train, monitor drift and "
     "performance, backtest retraining strategies, serve.",
@@ -30,8 +73,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True)
 
 DataOption = Annotated[
     Path | None,
@@ -46,11 +87,33 @@ SchemaOption = Annotated[
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout.")]
 KindOption = Annotated[str, typer.Option("--kind", help="Model: hgb (gradient boosting) or rf (random forest).")]
+
+
+def date_value(value: str | None) -> str | None:
+    """Check a date option as it is parsed, so its error names the option."""
+    if value is None:
+        return None
+    from modelmedic.errors import ConfigError
+    from modelmedic.windows import parse_time
+
+    try:
+        parse_time(value)
+    except ConfigError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    return value
+
+
 ReferenceStartOption = Annotated[
-    str | None, typer.Option("--reference-start", help="First day of the reference period (default: the setting).")
+    str | None,
+    typer.Option(
+        "--reference-start", callback=date_value, help="First day of the reference period (default: the setting)."
+    ),
 ]
 ReferenceEndOption = Annotated[
-    str | None, typer.Option("--reference-end", help="Last day of the reference period (default: the setting).")
+    str | None,
+    typer.Option(
+        "--reference-end", callback=date_value, help="Last day of the reference period (default: the setting)."
+    ),
 ]
 
 
@@ -65,7 +128,7 @@ def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:
             try:
                 return func(*a, **kw)
             except ModelmedicError as exc:
-                err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                print_error(str(exc))
                 raise typer.Exit(exc.exit_code) from None
             except KeyboardInterrupt:
                 err.print("interrupted")
@@ -196,8 +259,12 @@ def train_command(
     data: DataOption = None,
     schema: SchemaOption = None,
     kind: KindOption = "hgb",
-    start: Annotated[str | None, typer.Option("--start", help="First day of the training period.")] = None,
-    end: Annotated[str | None, typer.Option("--end", help="Last day of the training period.")] = None,
+    start: Annotated[
+        str | None, typer.Option("--start", callback=date_value, help="First day of the training period.")
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--end", callback=date_value, help="Last day of the training period.")
+    ] = None,
     eval_weeks: Annotated[int, typer.Option("--eval-weeks", min=0, help="Weeks after training to evaluate on.")] = 4,
     no_register: Annotated[bool, typer.Option("--no-register", help="Do not register the model.")] = False,
     as_json: JsonOption = False,
@@ -262,34 +329,29 @@ def ui_command(
 
     Example: `modelmedic ui --port 5000`
     """
+    import os
     import subprocess
 
     from modelmedic.errors import ConfigError
+    from modelmedic.secrets import masked
 
     settings = settings_from(ctx)
     uri = settings.resolved_tracking_uri
     if uri.startswith(("http://", "https://")):
-        out.print(f"the tracking store is a server already: open {uri}")
+        out.print(f"the tracking store is a server already: open {masked(uri)}", highlight=False)
         return
     if not settings.tracking_uri:
         settings.ensure_home()
-    cmd = [
-        sys.executable,
-        "-m",
-        "mlflow",
-        "server",
-        "--backend-store-uri",
-        uri,
-        "--host",
-        host,
-        "--port",
-        str(port),
-        "--default-artifact-root",
-        settings.artifact_root.as_uri(),
-    ]
-    out.print(f"MLflow UI for {uri} at [bold]http://{host}:{port}[/] (Ctrl+C stops it)")
+    cmd = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port)]
+    # the store URI may hold a password: the environment, unlike argv, is not shown by ps
+    env = {
+        **os.environ,
+        "MLFLOW_BACKEND_STORE_URI": uri,
+        "MLFLOW_DEFAULT_ARTIFACT_ROOT": settings.artifact_root.as_uri(),
+    }
+    out.print(f"MLflow UI for {masked(uri)} at [bold]http://{host}:{port}[/] (Ctrl+C stops it)", highlight=False)
     try:
-        code = subprocess.call(cmd)
+        code = subprocess.call(cmd, env=env)
     except KeyboardInterrupt:
         code = 0
     if code not in (0, -2):
@@ -400,6 +462,7 @@ def drift_command(
     quiet_libraries()
     from modelmedic.data import read_table
     from modelmedic.drift import DriftOptions, get_engine, infer_columns
+    from modelmedic.quality import non_finite_counts
 
     settings = settings_from(ctx)
     reference_frame, current_frame = read_table(reference), read_table(current)
@@ -419,23 +482,28 @@ def drift_command(
     drift_engine = get_engine(engine or settings.drift_engine, options)
     with err.status(f"computing the drift of {len(options.columns)} columns ({drift_engine.name} engine)…"):
         result = drift_engine.fit(reference_frame).calculate(current_frame)
+    non_finite = {
+        side: {c: n for c, n in non_finite_counts(frame, options.numerical).items() if n}
+        for side, frame in (("reference", reference_frame), ("current", current_frame))
+    }
     if html is not None:
         from modelmedic.drift.evidently_engine import render_html
 
         with err.status("rendering the evidently HTML report…"):
             render_html(reference_frame, current_frame, options, html)
     if as_json:
-        print_json(result.to_dict())
+        print_json({**result.to_dict(), "non_finite": non_finite})
     else:
-        print_drift(result)
+        print_drift(result, non_finite)
     if html is not None:
         err.print(f"HTML report: {html}", highlight=False)
     if fail_on_drift and result.drifted:
         raise typer.Exit(3)
 
 
-def print_drift(result: Any) -> None:
-    """Show a drift result as a table of columns and a one-line verdict."""
+def print_drift(result: Any, non_finite: dict[str, dict[str, int]] | None = None) -> None:
+    """Show a drift result as a table of columns and a one-line verdict, after the count of
+    non-finite values (``inf``, ``-inf``) the tests left out, per file and column."""
     from rich.markup import escape
     from rich.table import Table
 
@@ -456,6 +524,13 @@ def print_drift(result: Any) -> None:
         score = "–" if c.score is None else f"{c.score:.4g}"
         table.add_row(escape(c.column), c.column_type, c.stattest, score, f"{c.threshold:g}", verdict)
     out.print(table)
+    for side, counts in (non_finite or {}).items():
+        if counts:
+            found = ", ".join(f"{escape(c)} {n:,}" for c, n in counts.items())
+            out.print(
+                f"[yellow]data quality[/]: the {side} data hold non-finite values (inf, -inf), "
+                f"left out of the tests: {found}"
+            )
     if result.drifted is None:
         out.print("[yellow]insufficient data[/]: no column could be tested, so there is no verdict")
         return
@@ -491,12 +566,18 @@ def serve_command(
     "atemp": 0.29, "hum": 0.81, "windspeed": 0.0}'`
     """
     quiet_libraries()
+    from modelmedic.service.lifecycle import check as check_service
     from modelmedic.service.lifecycle import preflight, run_server
 
     settings = settings_from(ctx)
     updates = {k: v for k, v in {"model_uri": model_uri, "database_url": database_url}.items() if v}
     if updates:
         settings = settings.model_copy(update=updates)
+    if check and not prepare:
+        with err.status("checking the model and the log…"):
+            report = check_service(settings)  # creates nothing: no folder, file or table
+        out.print(f"[green]✓[/] {report.line()}", highlight=False)
+        return
     with err.status("preparing the prediction log and the model…" if prepare else "checking the model and the log…"):
         report = preflight(settings, train_if_missing=prepare)
     if check or prepare:
@@ -629,6 +710,8 @@ def print_monitor(result: Any) -> None:
     from rich.markup import escape
     from rich.table import Table
 
+    from modelmedic.secrets import masked
+
     table = Table(
         title=f"monitor: {len(result.windows)} windows vs reference {result.reference_start}.."
         f"{result.reference_end} ({result.engine} engine)",
@@ -666,7 +749,8 @@ def print_monitor(result: Any) -> None:
     out.print(f"reports: {result.folder}", highlight=False)
     if result.summary_run_id:
         out.print(
-            f"MLflow: experiment {result.experiment_id}, summary run {result.summary_run_id} ({result.tracking_uri})",
+            f"MLflow: experiment {result.experiment_id}, summary run {result.summary_run_id} "
+            f"({masked(result.tracking_uri or '')})",
             highlight=False,
         )
     out.print("next: [bold]modelmedic ui[/] and open the summary run's charts (drift/*, drift_share, perf/mae)")
@@ -795,7 +879,11 @@ def retrain_command(
     schema: SchemaOption = None,
     until: Annotated[
         str | None,
-        typer.Option("--until", help="Simulate 'now': use only the data up to this day (inclusive). Default: all."),
+        typer.Option(
+            "--until",
+            callback=date_value,
+            help="Simulate 'now': use only the data up to this day (inclusive). Default: all.",
+        ),
     ] = None,
     window: WindowOption = "1W",
     label_delay: LabelDelayOption = "0",

@@ -51,6 +51,24 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MODELMEDIC_TRACKING_URI", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking URI; default: sqlite database in the home folder.",
     )
+    tracking_timeout_seconds: int = Field(
+        default=10,
+        ge=1,
+        description="Seconds an MLflow tracking server has to answer one request "
+        "(MLFLOW_HTTP_REQUEST_TIMEOUT, when that is not set).",
+    )
+    tracking_max_retries: int = Field(
+        default=2,
+        ge=0,
+        description="Retries of a failed request to an MLflow tracking server "
+        "(MLFLOW_HTTP_REQUEST_MAX_RETRIES, when that is not set).",
+    )
+    tracking_backoff_seconds: int = Field(
+        default=1,
+        ge=0,
+        description="Back-off factor between those retries: 0, then 2, 4… times it, in seconds "
+        "(MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR, when that is not set).",
+    )
     model_name: str = Field(default="bike-demand", description="Registered model name.")
     experiment: str = Field(default="bike-demand", description="MLflow experiment prefix.")
     reference_start: str = Field(default="2011-01-01", description="First day of reference.")

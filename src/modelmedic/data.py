@@ -15,6 +15,7 @@ import tempfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,7 +95,7 @@ def extract_bike_zip(zip_path: Path, dest: Path) -> Path:
                     raise DataError(f"{zip_path.name} holds no {name}: it is not the UCI bike data zip")
                 with archive.open(members[name]) as src:
                     _atomic_write(dest / name, iter(lambda s=src: s.read(_CHUNK), b""), sha)
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, OSError) as exc:
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, OSError, zlib.error) as exc:
         if isinstance(exc, FileNotFoundError):
             raise DataError(f"{zip_path} not found; {DATA_HINT}") from None
         raise DataError(f"{zip_path.name} is truncated or corrupt ({exc}); download it again or {DATA_HINT}") from None

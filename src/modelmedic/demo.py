@@ -24,9 +24,9 @@ def run_demo(settings: Settings, data: Path | None, out: Console, err: Console) 
     from modelmedic.training import data_source_label, train_and_register
 
     began = time.perf_counter()
-    out.rule("modelmedic demo: UCI Bike Sharing, hourly, 2011-2012")
     with err.status("[1/4] loading and verifying the data…"):
         frame, schema = load_dataset(data, None, settings, progress=False)
+    out.rule("modelmedic demo: UCI Bike Sharing, hourly, 2011-2012")
     out.print(f"[1/4] data: {len(frame):,} hourly rows, {frame.index.min():%Y-%m-%d} to {frame.index.max():%Y-%m-%d}")
     with err.status("[2/4] training the champion on the reference period…"):
         result = train_and_register(frame, schema, settings=settings, source=data_source_label(data, settings))

@@ -168,12 +168,24 @@ class Baseline:
 
 
 def monitored_frame(frame: pd.DataFrame, schema: DatasetSchema, model: Any) -> pd.DataFrame:
-    """The columns the job reads (features, target, segments) plus the model's predictions."""
+    """The columns the job reads (features, target, segments) plus the model's predictions.
+
+    A row holding ``inf`` or ``-inf`` in a feature gets no prediction (the model cannot score
+    it); the window's data quality counts such values (``non_finite``).
+    """
+    import numpy as np
+
     from modelmedic.model import predict
+    from modelmedic.quality import non_finite_counts
 
     wanted = [*schema.features, schema.target, *schema.segments]
     data = frame[[c for c in dict.fromkeys(wanted) if c in frame.columns]].copy()
-    data[schema.prediction] = predict(model, frame, schema)
+    if any(non_finite_counts(frame, schema.numerical).values()):
+        scorable = ~np.isinf(frame[list(schema.numerical)].to_numpy(dtype=float, na_value=np.nan)).any(axis=1)
+        data[schema.prediction] = np.nan
+        data.loc[scorable, schema.prediction] = predict(model, frame.loc[scorable], schema)
+    else:
+        data[schema.prediction] = predict(model, frame, schema)
     return data
 
 

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from modelmedic.config import Settings
+from modelmedic.secrets import masked
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -70,7 +71,7 @@ def log_monitor(
         tags={**common, "modelmedic.role": "monitor-summary"},
     )
     summary_id = summary.info.run_id
-    result.tracking_uri = settings.resolved_tracking_uri
+    result.tracking_uri = masked(settings.resolved_tracking_uri)
     result.experiment_id, result.summary_run_id = experiment, summary_id
     series: list[tuple[int, int, dict[str, float]]] = []
     for w in result.windows:

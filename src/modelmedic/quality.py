@@ -1,5 +1,6 @@
-"""Data quality of a window against its reference: row count, missing values, values outside
-the reference range and categories never seen in the reference.
+"""Data quality of a window against its reference: row count, missing values, non-finite
+values (``inf``, ``-inf``), values outside the reference range and categories never seen in
+the reference.
 
 A :class:`QualityProfile` is fitted once on the reference (ranges of numerical columns, the
 values of categorical ones) and then checks any number of windows::
@@ -30,10 +31,12 @@ class QualityResult:
         rows: Number of rows in the window.
         missing: Missing values per column (a column absent from the window counts as
             entirely missing).
-        out_of_range: Per numerical column, values below the reference minimum or above
-            its maximum.
+        out_of_range: Per numerical column, finite values below the reference minimum or
+            above its maximum.
         unseen: Per categorical column, values that never occur in the reference.
         unseen_values: Per categorical column, the unseen values themselves (sorted, as text).
+        non_finite: Per numerical column, ``inf`` and ``-inf`` values (drift tests and the
+            model leave them out, as missing values).
     """
 
     rows: int
@@ -41,6 +44,7 @@ class QualityResult:
     out_of_range: dict[str, int]
     unseen: dict[str, int]
     unseen_values: dict[str, list[str]] = field(default_factory=dict)
+    non_finite: dict[str, int] = field(default_factory=dict)
 
     @property
     def missing_share(self) -> float:
@@ -52,6 +56,7 @@ class QualityResult:
     def issues(self) -> list[str]:
         """Readable problems, e.g. ``"temp: 3 values outside the reference range"``."""
         found = [f"{c}: {n} missing" for c, n in self.missing.items() if n]
+        found += [f"{c}: {n} non-finite (inf or -inf)" for c, n in self.non_finite.items() if n]
         found += [f"{c}: {n} outside the reference range" for c, n in self.out_of_range.items() if n]
         found += [
             f"{c}: {n} values of unseen categories {', '.join(self.unseen_values.get(c, []))}"
@@ -61,11 +66,16 @@ class QualityResult:
         return found
 
     def _counts(self) -> tuple[tuple[str, dict[str, int]], ...]:
-        return (("missing", self.missing), ("out_of_range", self.out_of_range), ("unseen", self.unseen))
+        return (
+            ("missing", self.missing),
+            ("non_finite", self.non_finite),
+            ("out_of_range", self.out_of_range),
+            ("unseen", self.unseen),
+        )
 
     def to_metrics(self) -> dict[str, float]:
         """Flat metrics: ``rows``, ``missing_share`` and ``missing/<col>``,
-        ``out_of_range/<col>``, ``unseen/<col>`` counts."""
+        ``non_finite/<col>``, ``out_of_range/<col>``, ``unseen/<col>`` counts."""
         metrics = {"rows": float(self.rows), "missing_share": self.missing_share}
         for name, counts in self._counts():
             metrics.update({f"{name}/{col}": float(n) for col, n in counts.items()})
@@ -73,8 +83,8 @@ class QualityResult:
 
     def tracked_metrics(self) -> dict[str, float]:
         """The metrics worth a chart: :meth:`to_metrics` without its zero per-column counts
-        (a flat chart per column and kind), plus the totals ``missing``, ``out_of_range`` and
-        ``unseen``."""
+        (a flat chart per column and kind), plus the totals ``missing``, ``non_finite``,
+        ``out_of_range`` and ``unseen``."""
         metrics = {k: v for k, v in self.to_metrics().items() if v or "/" not in k}
         metrics.update({name: float(sum(counts.values())) for name, counts in self._counts()})
         return metrics
@@ -85,6 +95,7 @@ class QualityResult:
             "rows": self.rows,
             "missing_share": self.missing_share,
             "missing": {c: n for c, n in self.missing.items() if n},
+            "non_finite": {c: n for c, n in self.non_finite.items() if n},
             "out_of_range": {c: n for c, n in self.out_of_range.items() if n},
             "unseen": {c: self.unseen_values[c] for c, n in self.unseen.items() if n},
         }
@@ -121,7 +132,7 @@ class QualityProfile:
         ranges = {}
         for col in numerical:
             values = reference[col].to_numpy(dtype=float)
-            values = values[~np.isnan(values)]
+            values = values[np.isfinite(values)]
             ranges[col] = (float(values.min()), float(values.max())) if values.size else (np.nan, np.nan)
         categories = {col: frozenset(reference[col].dropna().unique().tolist()) for col in categorical}
         return cls(ranges, categories)
@@ -132,12 +143,13 @@ class QualityProfile:
         present = [c for c in self.columns if c in current.columns]
         counts = current[present].isna().sum()
         missing = {c: int(counts[c]) if c in counts.index else rows for c in self.columns}
+        non_finite = non_finite_counts(current, list(self.ranges))
         out_of_range = dict.fromkeys(self.ranges, 0)
         ranged = [c for c, (low, _) in self.ranges.items() if c in current.columns and not np.isnan(low)]
         if ranged:
             values = current[ranged].to_numpy(dtype=float)
             low, high = (np.array([self.ranges[c][i] for c in ranged]) for i in (0, 1))
-            outside = np.count_nonzero((values < low) | (values > high), axis=0)
+            outside = np.count_nonzero(((values < low) | (values > high)) & np.isfinite(values), axis=0)
             out_of_range.update({c: int(n) for c, n in zip(ranged, outside, strict=True)})
         unseen = dict.fromkeys(self.categories, 0)
         unseen_values: dict[str, list[str]] = {}
@@ -149,4 +161,20 @@ class QualityProfile:
             unseen[col] = int(new.sum())
             if unseen[col]:
                 unseen_values[col] = sorted(str(v) for v in values[new].unique())
-        return QualityResult(rows, missing, out_of_range, unseen, unseen_values)
+        return QualityResult(rows, missing, out_of_range, unseen, unseen_values, non_finite)
+
+
+def non_finite_counts(frame: pd.DataFrame, columns: Sequence[str]) -> dict[str, int]:
+    """The ``inf`` and ``-inf`` values in each of ``columns`` of ``frame`` (0 for a column that
+    is absent or does not hold numbers).
+
+    Drift tests leave such values out, as evidently does, and the model cannot score them:
+    this count is how they are reported instead of vanishing.
+    """
+    import pandas as pd
+
+    counts = dict.fromkeys(columns, 0)
+    for col in columns:
+        if col in frame.columns and pd.api.types.is_float_dtype(frame[col]):
+            counts[col] = int(np.isinf(frame[col].to_numpy(dtype=float, na_value=np.nan)).sum())
+    return counts

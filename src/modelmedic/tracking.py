@@ -18,6 +18,15 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from modelmedic.config import Settings, get_settings
 from modelmedic.errors import ModelNotFoundError, TrackingError
+from modelmedic.secrets import masked, masked_text
+from modelmedic.tracking_store import (
+    NOT_FOUND_CODES,
+    bound_http_waits,
+    require_database_answers,
+    require_store,
+    store_error,
+    unreachable_reason,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -64,18 +73,29 @@ def metric_key(*parts: str) -> str:
     return "/".join(_KEY_BAD.sub("_", str(p)) for p in parts if p != "")
 
 
-def configure(settings: Settings | None = None) -> str:
+def configure(settings: Settings | None = None, *, create: bool = True) -> str:
     """Point MLflow at the configured store and return its URI.
 
     With no ``MLFLOW_TRACKING_URI`` the store is ``mlflow.db`` in the home folder, which
-    is created here (not at import).
+    is created here (not at import). Requests to a tracking server get bounded waits
+    (:func:`bound_http_waits`).
+
+    Args:
+        settings: The settings naming the store.
+        create: Create the default store when missing (false for checks, which must not
+            create what they check: see :func:`require_store`).
+
+    Raises:
+        TrackingError: when a database store does not answer.
     """
     import mlflow
 
     settings = settings or get_settings()
-    if not settings.tracking_uri:
+    if create and not settings.tracking_uri:
         settings.ensure_home()
         _write_ahead_log(settings.default_store)
+    bound_http_waits(settings)
+    require_database_answers(settings)
     uri = settings.resolved_tracking_uri
     exported = {var: os.environ.get(var) for var in _EXPORTED_VARS}
     mlflow.set_tracking_uri(uri)
@@ -114,25 +134,30 @@ def _write_ahead_log(database: Path) -> None:
     _WAL_DONE.add(key)
 
 
-def client(settings: Settings | None = None) -> MlflowClient:
-    """Return an ``MlflowClient`` on the configured store."""
+def client(settings: Settings | None = None, *, create: bool = True) -> MlflowClient:
+    """Return an ``MlflowClient`` on the configured store (see :func:`configure`)."""
     from mlflow import MlflowClient
 
-    uri = configure(settings)
+    uri = configure(settings, create=create)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 @contextmanager
 def store_errors(settings: Settings) -> Iterator[None]:
-    """Turn the MLflow store's refusals inside the block into a one-line :class:`TrackingError`."""
-    from mlflow.exceptions import MlflowException
+    """Turn the MLflow store's failures inside the block into a one-line :class:`TrackingError`.
 
+    A store that cannot be reached is reported as such ("does not answer"), a refusal
+    with MLflow's reason; the store's URI is shown without its password.
+    """
     try:
         yield
-    except MlflowException as exc:
-        raise TrackingError(f"MLflow store {settings.resolved_tracking_uri} refused: {exc.message}") from None
-    except OSError as exc:
-        raise TrackingError(f"cannot reach MLflow store {settings.resolved_tracking_uri}: {exc}") from None
+    except TrackingError:
+        raise
+    except Exception as exc:
+        error = store_error(exc, settings)
+        if error is None:
+            raise
+        raise error from None
 
 
 def experiment_id(name: str, settings: Settings | None = None) -> str:
@@ -278,26 +303,40 @@ def set_alias(name: str, alias: str, version: str, settings: Settings | None = N
     client(settings).set_registered_model_alias(name, alias, version)
 
 
-def champion(settings: Settings | None = None, name: str | None = None) -> tuple[str, str]:
+def champion(settings: Settings | None = None, name: str | None = None, *, create: bool = True) -> tuple[str, str]:
     """Return ``(model_uri, version)`` of the registry's champion.
+
+    Args:
+        settings: The settings naming the store.
+        name: The registered model (default: the ``model_name`` setting).
+        create: Create the default store when missing (false for checks: then a missing
+            store is reported as no champion).
 
     Raises:
         ModelNotFoundError: when no champion exists; the message says how to train one.
+        TrackingError: when the store does not answer or refuses.
     """
     from mlflow.exceptions import MlflowException
 
     settings = settings or get_settings()
     name = name or settings.model_name
-    try:
-        version = client(settings).get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        raise ModelNotFoundError(
-            f"no '{CHAMPION}' model named '{name}' in {settings.resolved_tracking_uri}: run 'modelmedic train' first"
-        ) from None
+    if not create:
+        require_store(settings)
+    with store_errors(settings):
+        mlflow_client = client(settings, create=create)
+        try:
+            version = mlflow_client.get_model_version_by_alias(name, CHAMPION)
+        except MlflowException as exc:
+            if unreachable_reason(exc) is not None or exc.error_code not in NOT_FOUND_CODES:
+                raise
+            raise ModelNotFoundError(
+                f"no '{CHAMPION}' model named '{name}' in {masked(settings.resolved_tracking_uri)}: "
+                "run 'modelmedic train' first"
+            ) from None
     return f"models:/{name}@{CHAMPION}", str(version.version)
 
 
-def load_model(model_uri: str, settings: Settings | None = None) -> Any:
+def load_model(model_uri: str, settings: Settings | None = None, *, create: bool = True) -> Any:
     """Load a scikit-learn model from any MLflow model URI or local path.
 
     Raises:
@@ -306,8 +345,15 @@ def load_model(model_uri: str, settings: Settings | None = None) -> Any:
     import mlflow.sklearn
     from mlflow.exceptions import MlflowException
 
-    configure(settings)
+    if not create and model_uri.startswith(("models:/", "runs:/")):
+        require_store(settings or get_settings())
+    configure(settings, create=create)
     try:
         return mlflow.sklearn.load_model(model_uri)
     except (MlflowException, OSError) as exc:
-        raise ModelNotFoundError(f"cannot load model {model_uri}: {exc}; run 'modelmedic train' first") from None
+        error = store_error(exc, settings or get_settings()) if unreachable_reason(exc) else None
+        if error is not None:
+            raise error from None
+        raise ModelNotFoundError(
+            f"cannot load model {masked(model_uri)}: {masked_text(str(exc))}; run 'modelmedic train' first"
+        ) from None

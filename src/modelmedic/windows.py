@@ -65,15 +65,31 @@ def parse_freq(spec: str) -> pd.DateOffset:
     return pd.DateOffset(hours=int(num))
 
 
+def parse_time(value: pd.Timestamp | str) -> pd.Timestamp:
+    """``value`` as a timestamp (``2011-01-28``, ``2011-01-28 12:00``...).
+
+    Raises:
+        ConfigError: when ``value`` is not a date.
+    """
+    import pandas as pd
+
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError, OverflowError):
+        stamp = pd.NaT
+    if pd.isna(stamp):
+        raise ConfigError(f"'{value}' is not a date: use YYYY-MM-DD")
+    return stamp
+
+
 def make_windows(start: pd.Timestamp | str, stop: pd.Timestamp | str, freq: str = "1W") -> list[Window]:
     """Cut ``[start, stop)`` into consecutive windows of ``freq``; the last may be shorter.
 
     Raises:
         ConfigError: for a bad frequency or an empty interval.
     """
-    import pandas as pd
 
-    start, stop = pd.Timestamp(start), pd.Timestamp(stop)
+    start, stop = parse_time(start), parse_time(stop)
     if stop <= start:
         raise ConfigError(f"no time to cut into windows between {start} and {stop}")
     step = parse_freq(freq)
@@ -90,7 +106,7 @@ def day_end(value: pd.Timestamp | str) -> pd.Timestamp:
     """The exclusive end of an inclusive period end: a bare date means the whole day."""
     import pandas as pd
 
-    stamp = pd.Timestamp(value)
+    stamp = parse_time(value)
     return stamp + pd.Timedelta(days=1) if stamp.normalize() == stamp else stamp
 
 
@@ -100,11 +116,10 @@ def select_period(frame: pd.DataFrame, start: str | pd.Timestamp, end: str | pd.
     Raises:
         DataError: when the period holds no rows.
     """
-    import pandas as pd
 
     from modelmedic.errors import DataError
 
-    part = Window(0, pd.Timestamp(start), day_end(end)).slice(frame)
+    part = Window(0, parse_time(start), day_end(end)).slice(frame)
     if part.empty:
         raise DataError(
             f"no rows between {start} and {end}; the data span "
@@ -140,7 +155,10 @@ def read_batches(path: str | Path) -> list[Window]:
         raise ConfigError(f"{path.name} needs the columns begin,end (one window a row)")
     windows = []
     for i, row in enumerate(table.itertuples(index=False)):
-        begin, end = pd.Timestamp(row.begin), day_end(row.end)
+        try:
+            begin, end = parse_time(row.begin), day_end(row.end)
+        except ConfigError as exc:
+            raise ConfigError(f"{path.name} row {i + 1}: {exc}") from None
         if end <= begin:
             raise ConfigError(f"{path.name} row {i + 1}: end {row.end} is not after begin {row.begin}")
         windows.append(Window(i, begin, end))

@@ -38,6 +38,7 @@ def model_card(settings: Settings, mlflow_ui: str) -> tuple[dict[str, Any] | Non
 
     from modelmedic import tracking
     from modelmedic.errors import ModelmedicError
+    from modelmedic.secrets import masked, masked_text
 
     name = settings.model_name
     try:
@@ -46,7 +47,7 @@ def model_card(settings: Settings, mlflow_ui: str) -> tuple[dict[str, Any] | Non
     except (MlflowException, ModelmedicError):
         return None, f"no champion model '{name}' in the MLflow store: run 'modelmedic train'"
     except OSError as exc:
-        return None, f"cannot read the MLflow store {settings.resolved_tracking_uri}: {exc}"
+        return None, f"cannot read the MLflow store {masked(settings.resolved_tracking_uri)}: {masked_text(str(exc))}"
     try:
         run = mlflow_client.get_run(version.run_id) if version.run_id else None
     except MlflowException:  # the training run was purged: a card without its details

@@ -9,6 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from modelmedic.errors import ModelmedicError
+from modelmedic.secrets import masked
+
+__all__ = ["PredictionStoreError", "masked", "normalize_database_url"]
 
 
 class PredictionStoreError(ModelmedicError):
@@ -27,14 +30,3 @@ def normalize_database_url(url: str | None, home: Path) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
-
-
-def masked(url: str) -> str:
-    """``url`` with its password hidden, safe for messages and logs."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import ArgumentError
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparsable database URL>"

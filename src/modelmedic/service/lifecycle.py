@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from modelmedic.config import Settings
 from modelmedic.errors import ModelNotFoundError
 from modelmedic.schema import DatasetSchema, builtin_schema
+from modelmedic.secrets import masked, masked_text
 from modelmedic.service.monitoring import LiveReference, load_reference
 from modelmedic.service.predictor import ServedModel, load_served_model
 from modelmedic.service.schemas import FEATURE_NAMES
-from modelmedic.service.store import PredictionStore, masked
+from modelmedic.service.store import VERSION_TABLE, PredictionStore, PredictionStoreError, normalize_database_url
 
 logger = logging.getLogger("modelmedic.service")
 SERVICE_SCHEMA = "bike-hour"
@@ -96,6 +98,69 @@ def preflight(settings: Settings, *, train_if_missing: bool = False) -> Prefligh
         served_uri, version = train_champion(settings)
         trained = True
     return PreflightReport(masked(store.url), store.schema_version, served_uri, version, trained)
+
+
+def check(settings: Settings) -> PreflightReport:
+    """What ``modelmedic serve --check`` reports: the prediction log and the model, found
+    without creating, migrating or training anything (a check leaves no trace).
+
+    Raises:
+        PredictionStoreError: when the prediction log does not exist or cannot be read.
+        ModelNotFoundError: when there is no model (or no MLflow store holding one).
+        TrackingError: when the MLflow tracking store does not answer.
+    """
+    from modelmedic import tracking
+
+    if settings.model_uri:
+        served_uri, version = settings.model_uri, "-"
+        tracking.load_model(served_uri, settings, create=False)
+    else:
+        served_uri, version = tracking.champion(settings, create=False)
+    url = normalize_database_url(settings.database_url, settings.home)
+    schema_version = existing_log_version(url)
+    return PreflightReport(masked(url), schema_version, masked(served_uri), version, trained=False)
+
+
+def existing_log_version(url: str) -> int:
+    """The schema version of the prediction log at ``url``, read without creating anything.
+
+    Raises:
+        PredictionStoreError: when the database or its log does not exist or cannot be read.
+    """
+    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy.engine import make_url
+
+    prepare = "run 'modelmedic serve --prepare' (or start the service) to create it"
+    engine_url = make_url(url)
+    options: dict[str, object] = {}
+    if engine_url.get_backend_name() == "sqlite":
+        path = Path(engine_url.database or "")
+        if not path.is_file():
+            raise PredictionStoreError(f"the prediction log {masked(url)} does not exist: {prepare}")
+        # read-only; without a write-ahead log (no writer is active) also immutable, or
+        # SQLite would create the log's side files to read a database in WAL mode
+        flags = "mode=ro" if Path(f"{path}-wal").exists() else "mode=ro&immutable=1"
+        engine_url = engine_url.set(database=f"file:{path.resolve()}?{flags}", query={"uri": "true"})
+    else:
+        options["connect_args"] = {"connect_timeout": 5}
+    engine = None
+    try:
+        engine = create_engine(engine_url, **options)
+        with engine.connect() as conn:
+            if not inspect(conn).has_table(VERSION_TABLE):
+                raise PredictionStoreError(f"the prediction log {masked(url)} holds no log yet: {prepare}")
+            return int(conn.execute(text(f"SELECT max(version) FROM {VERSION_TABLE}")).scalar() or 0)
+    except PredictionStoreError:
+        raise
+    except Exception as exc:
+        reason = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise PredictionStoreError(
+            f"the prediction log at {masked(url)} cannot be read ({masked_text(reason)}): "
+            "check DATABASE_URL and that the database server is running"
+        ) from None
+    finally:
+        if engine is not None:
+            engine.dispose()
 
 
 def train_champion(settings: Settings) -> tuple[str, str]:
