@@ -16,7 +16,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from conftest import STORE_ENV
+from conftest import STORE_ENV, stop_group
 from modelmedic.cli import app
 from servers import free_port
 
@@ -221,8 +221,7 @@ def test_reload_answers_409_naming_the_silent_store_without_its_password(
         )
         train_and_register(bike, bike_schema, settings=settings, kind="rf", source="test")
         with ThreadServer(create_app(settings)) as service:
-            server.terminate()
-            server.wait(30)
+            stop_group(server)
             began = time.monotonic()
             answer = httpx.post(f"{service.url}/admin/reload", headers={"Authorization": "Bearer token"}, timeout=60)
             assert time.monotonic() - began < 30

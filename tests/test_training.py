@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import stop_group
 from modelmedic import tracking
 from modelmedic.config import Settings
 from modelmedic.training import train_and_register
@@ -107,7 +108,7 @@ def mlflow_server(postgres_database: str, tmp_path: Path) -> Iterator[str]:
                "--artifacts-destination", str(tmp_path / "server-artifacts"),
                "--host", "127.0.0.1", "--port", str(port), "--workers", "1"]  # fmt: skip
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while True:
@@ -118,15 +119,11 @@ def mlflow_server(postgres_database: str, tmp_path: Path) -> Iterator[str]:
         except OSError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
+            stop_group(proc)
             pytest.fail(f"mlflow server did not start: {log_path.read_text()[-2000:]}")
         time.sleep(0.2)
     yield url
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    stop_group(proc)
 
 
 @pytest.mark.slow

@@ -163,4 +163,3 @@ def read_batches(path: str | Path) -> list[Window]:
             raise ConfigError(f"{path.name} row {i + 1}: end {row.end} is not after begin {row.begin}")
         windows.append(Window(i, begin, end))
     return windows
-
