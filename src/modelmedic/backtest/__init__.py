@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmedic.backtest import error_triggers  # noqa: F401  (registers the cusum and estimated triggers)
 from modelmedic.backtest.engine import BacktestConfig, BacktestResult, Progress, StrategyRun, run_backtest
 from modelmedic.backtest.ranking import Ranking, rank
 from modelmedic.backtest.strategies import DEFAULT_GRID, parse_strategies, parse_strategy
