@@ -16,7 +16,7 @@
 
 Both see only a :class:`~modelmedic.backtest.strategies.BoundaryView` (no look-ahead).
 The model bank (:mod:`modelmedic.backtest.bank`) evaluates the same rules from stored
-predictions, with the same functions (:func:`hourly_scale`, :func:`cusum_path`).
+predictions, with the same functions (:func:`cusum_statistic`, :func:`cusum_threshold`).
 """
 
 from __future__ import annotations
@@ -61,38 +61,37 @@ def hourly_scale(errors: np.ndarray, hours: np.ndarray) -> tuple[np.ndarray, np.
 
 
 def cusum_path(z: np.ndarray, slack: float = CUSUM_SLACK) -> np.ndarray:
-    """The one-sided CUSUM ``S_t = max(0, S_{t-1} + z_t - slack)`` from ``S_0 = 0``."""
+    """The one-sided CUSUM ``S_t = max(0, S_{t-1} + z_t - slack)`` from ``S_0 = 0``.
+
+    Vectorised: ``S_t = C_t - min(C_0..C_t)`` with ``C`` the running sum of ``z - slack``
+    and ``C_0 = 0`` (Lindley's recursion).
+    """
     import numpy as np
 
-    out = np.empty(len(z))
-    s = 0.0
-    for i, value in enumerate(z.tolist()):
-        s = max(0.0, s + value - slack)
-        out[i] = s
-    return out
+    running = np.concatenate([[0.0], np.cumsum(z - slack)])
+    return (running - np.minimum.accumulate(running))[1:]
 
 
-def cusum_alarm(errors: np.ndarray, hours: np.ndarray, calibration: int, factor: float) -> tuple[int, float]:
-    """The first row (counted from the first error) where the CUSUM reaches its threshold.
+def cusum_statistic(errors: np.ndarray, hours: np.ndarray, calibration: int) -> tuple[np.ndarray, float]:
+    """The CUSUM after the calibration window and the largest CUSUM within it.
 
     Args:
         errors: Absolute errors of the deployed model, labelled rows in time order.
         hours: Their hours of day.
-        calibration: How many of the first rows form the calibration window.
-        factor: Threshold as a multiple of the calibration window's largest CUSUM (at least 1).
+        calibration: How many of the first rows form the calibration window (at least one).
 
     Returns:
-        ``(row, threshold)``; ``row`` is ``len(errors)`` when no alarm.
+        ``(path, calibration_max)``: the CUSUM restarted after the calibration window, one
+        value per later row, and the calibration window's own largest value.
     """
-    import numpy as np
-
     means, sds = hourly_scale(errors[:calibration], hours[:calibration])
-    path = cusum_path((errors - means[hours]) / sds[hours])
-    threshold = factor * max(1.0, float(path[:calibration].max()) if calibration else 1.0)
-    # the CUSUM restarts after the calibration window
-    after = cusum_path((errors[calibration:] - means[hours[calibration:]]) / sds[hours[calibration:]])
-    over = np.flatnonzero(after >= threshold)
-    return (calibration + int(over[0]) if over.size else len(errors)), threshold
+    z = (errors - means[hours]) / sds[hours]
+    return cusum_path(z[calibration:]), float(cusum_path(z[:calibration]).max())
+
+
+def cusum_threshold(factor: float, calibration_max: float) -> float:
+    """The alarm threshold: ``factor`` x the calibration window's largest CUSUM (at least 1)."""
+    return factor * max(1.0, calibration_max)
 
 
 @register_trigger
@@ -120,9 +119,11 @@ class CusumTrigger(Trigger):
         calibration = int((since.index[known] < deployed.deployed_at + view.window).sum())
         if calibration == 0 or calibration == len(errors):
             return Decision(False, "no labelled errors after the calibration window")
-        row, threshold = cusum_alarm(errors, hours, calibration, self.factor)
-        if row < len(errors):
-            at = since.index[known][row]
+        path, calibration_max = cusum_statistic(errors, hours, calibration)
+        threshold = cusum_threshold(self.factor, calibration_max)
+        over = np.flatnonzero(path >= threshold)
+        if over.size:
+            at = since.index[known][calibration + int(over[0])]
             return Decision(True, f"CUSUM of the hourly-standardised error crossed {threshold:.1f} at {at:%Y-%m-%d %H:%M}")
         return Decision(False, f"CUSUM below its threshold {threshold:.1f}")
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.backtest.bank import REFERENCE, ModelBank
-from modelmedic.backtest.error_triggers import CusumTrigger, EstimatedTrigger, cusum_alarm
+from modelmedic.backtest.error_triggers import CusumTrigger, EstimatedTrigger, cusum_statistic, cusum_threshold
 from modelmedic.backtest.strategies import (
     Deployment,
     DriftTrigger,
@@ -100,7 +100,7 @@ class Simulator:
     def __init__(self, bank: ModelBank, drift: DriftCache) -> None:
         self.bank = bank
         self.drift = drift
-        self._alarms: dict[tuple[str, float], pd.Timestamp | None] = {}
+        self._cusums: dict[str, tuple[pd.DatetimeIndex, tuple[np.ndarray, float] | None]] = {}
         self._estimates: dict[str, np.ndarray | None] = {}
         self._deployments: dict[str, Deployment] = {}
 
@@ -114,20 +114,21 @@ class Simulator:
         """When the deployed model's CUSUM first alarms on labelled rows (``None``: never)."""
         import numpy as np
 
-        cached = (deployed.key, factor)
-        if cached not in self._alarms:
+        if deployed.key not in self._cusums:
             lo, hi = self._rows(deployed.deployed_at, self.bank.frame.index[-1] + self.bank.length)
             actual, predicted = self.bank.actual[lo:hi], self.bank.predict(deployed.key, lo, hi)
             known = ~(np.isnan(actual) | np.isnan(predicted))
             index = self.bank.frame.index[lo:hi][known]
             errors, hours = np.abs(predicted - actual)[known], index.hour.to_numpy()
             calibration = int((index < deployed.deployed_at + self.bank.length).sum())
-            alarm = None
-            if 0 < calibration < len(errors):
-                row, _ = cusum_alarm(errors, hours, calibration, factor)
-                alarm = index[row] if row < len(errors) else None
-            self._alarms[cached] = alarm
-        return self._alarms[cached]
+            statistic = cusum_statistic(errors, hours, calibration) if 0 < calibration < len(errors) else None
+            self._cusums[deployed.key] = (index[calibration:], statistic)
+        index, statistic = self._cusums[deployed.key]
+        if statistic is None:
+            return None
+        path, calibration_max = statistic
+        over = np.flatnonzero(path >= cusum_threshold(factor, calibration_max))
+        return index[int(over[0])] if over.size else None
 
     def _estimated(self, deployed: _Deployed) -> np.ndarray | None:
         """The loss estimator's estimates for every row from the model's deployment on."""

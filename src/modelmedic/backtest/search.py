@@ -57,10 +57,10 @@ def search_space(bank: ModelBank, families: tuple[str, ...] | list[str] | None =
         raise ConfigError(f"unknown strategy families {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
     unit = "W" if bank.config.window.upper() in {"1W", "W"} else ""
     specs = ["never"]
-    for family in chosen:
-        for value in FAMILIES[family]:
-            trigger = f"{family}:{value}{unit}" if family == "periodic" else f"{family}:{value:g}"
-            for policy in bank.policies:
+    for family in chosen:  # one training window after the other: its models' caches are reused
+        for policy in bank.policies:
+            for value in FAMILIES[family]:
+                trigger = f"{family}:{value}{unit}" if family == "periodic" else f"{family}:{value:g}"
                 specs.append(trigger if policy == "expanding" else f"{trigger}+{policy}")
     return specs
 
@@ -92,7 +92,7 @@ class SearchResult:
     def front(self) -> list[Scored]:
         """The Pareto front (no strategy has both lower MAE and fewer retrains), by retrains."""
         front: list[Scored] = []
-        for s in sorted(self.scored, key=lambda s: (s.retrains, s.mae, s.name)):
+        for s in sorted(self.scored, key=lambda s: (s.retrains, s.mae, s.name != "never", s.name)):
             if not math.isnan(s.mae) and (not front or s.mae < front[-1].mae):
                 front.append(s)
         return front
@@ -100,7 +100,7 @@ class SearchResult:
     def best_within(self, budget: int) -> Scored | None:
         """The lowest-MAE strategy with at most ``budget`` retrains."""
         within = [s for s in self.scored if s.retrains <= budget and not math.isnan(s.mae)]
-        return min(within, key=lambda s: (s.mae, s.retrains, s.name)) if within else None
+        return min(within, key=lambda s: (s.mae, s.retrains, s.name != "never", s.name)) if within else None
 
     @property
     def recommendation(self) -> Scored:
@@ -109,7 +109,7 @@ class SearchResult:
             best = self.best_within(self.max_retrains)
             assert best is not None  # never (0 retrains) is always searched
             return best
-        return min(self.scored, key=lambda s: (self.objective(s), s.retrains, s.mae, s.name))
+        return min(self.scored, key=lambda s: (self.objective(s), s.retrains, s.mae, s.name != "never", s.name))
 
     def why(self) -> str:
         """One paragraph: the recommendation, its regret, the limit and the next cheaper option."""
