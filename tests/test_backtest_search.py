@@ -7,8 +7,6 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from test_backtest import SCHEMA, START, synthetic
-from test_bank import config, noisy
 
 from modelmedic.backtest.bank import ModelBank
 from modelmedic.backtest.hindsight import best_schedules, hindsight_limit
@@ -16,6 +14,8 @@ from modelmedic.backtest.schedules import evaluate
 from modelmedic.backtest.search import search, search_space
 from modelmedic.backtest.strategies import parse_strategy
 from modelmedic.errors import ConfigError
+from test_backtest import SCHEMA, START, synthetic
+from test_bank import config, noisy
 
 
 def brute_force(reference, models, max_retrains):
@@ -56,7 +56,10 @@ def test_the_limit_on_a_tiny_history_equals_brute_force_over_its_bank():
     bank = ModelBank(noisy(weeks=10), SCHEMA, config(), ("sliding:1W", "expanding"), None).build()
     limit = hindsight_limit(bank)
     reference = np.nan_to_num(bank.window_sums("reference")[0])
-    models = {s: {p: np.nan_to_num(bank.window_sums(bank.model_key(p, s))[0]) for p in bank.policies} for s in bank.retrain_weeks}
+    models = {
+        s: {p: np.nan_to_num(bank.window_sums(bank.model_key(p, s))[0]) for p in bank.policies}
+        for s in bank.retrain_weeks
+    }
     assert limit.total == pytest.approx(brute_force(reference, models, len(bank.retrain_weeks)), abs=1e-6)
     for k, schedule in enumerate(limit.schedules):  # the schedules score as the limit says on the bank
         assert evaluate(bank, schedule).mae == pytest.approx(limit.mae[k])

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_backtest import SCHEMA, START, synthetic
-from test_backtest import config as base_config
 
 from modelmedic.backtest import parse_strategies, run_backtest
 from modelmedic.backtest.bank import REFERENCE, ModelBank
 from modelmedic.backtest.schedules import Simulator, evaluate
 from modelmedic.backtest.store import DriftCache, ModelStore
 from modelmedic.errors import ConfigError
+from test_backtest import SCHEMA, START, synthetic
+from test_backtest import config as base_config
 
 WINDOWS = ("expanding", "sliding:1W", "sliding:2W", "recency:1W")
 # every family with every kind of training window, triggers that fire at different times
@@ -70,7 +70,11 @@ def test_every_family_on_the_bank_equals_its_walk_forward_replay_exactly(delay):
 def test_a_schedule_scored_on_the_bank_equals_a_direct_replay():
     frame = noisy()
     bank = bank_for(frame)
-    events = [(2, bank.model_key("sliding:1W", 2)), (3, bank.model_key("expanding", 3)), (6, bank.model_key("recency:1W", 6))]
+    events = [
+        (2, bank.model_key("sliding:1W", 2)),
+        (3, bank.model_key("expanding", 3)),
+        (6, bank.model_key("recency:1W", 6)),
+    ]
     scored = evaluate(bank, events)
     # the direct replay trains each model on its rows and predicts its windows
     from modelmedic.backtest.strategies import parse_strategy, training_rows
@@ -83,7 +87,12 @@ def test_a_schedule_scored_on_the_bank_equals_a_direct_replay():
             if at == w:
                 policy = key.partition("@")[0]
                 cutoff = bank.cutoffs[w]
-                chosen, weights = training_rows(parse_strategy(f"periodic:1+{policy}"), frame.iloc[: frame.index.searchsorted(cutoff)], cutoff, SCHEMA)
+                chosen, weights = training_rows(
+                    parse_strategy(f"periodic:1+{policy}"),
+                    frame.iloc[: frame.index.searchsorted(cutoff)],
+                    cutoff,
+                    SCHEMA,
+                )
                 model, _ = store.model(key, chosen, weights)
         from modelmedic.model import predict
 
@@ -98,7 +107,9 @@ def test_a_schedule_scored_on_the_bank_equals_a_direct_replay():
 def test_identical_training_sets_share_one_model():
     bank = ModelBank(noisy(), SCHEMA, config(), ("expanding", "sliding:52W"), None).build()
     # a 52-week window over 10 weeks of data is the expanding window: never trained twice
-    assert all(bank.alias[bank.model_key("sliding:52W", w)] == bank.model_key("expanding", w) for w in bank.retrain_weeks)
+    assert all(
+        bank.alias[bank.model_key("sliding:52W", w)] == bank.model_key("expanding", w) for w in bank.retrain_weeks
+    )
     assert bank.trained == len(bank.predictions)
 
 

@@ -101,3 +101,35 @@ class LossEstimator:
             return np.empty(0, dtype=float)
         values = self._model.predict(self._inputs(frame, np.asarray(predictions, dtype=float)))
         return np.clip(np.asarray(values, dtype=float), 0.0, None)
+
+
+ESTIMATE_COLUMN = "__estimated_abs_error__"
+
+
+def add_loss_estimates(
+    data: pd.DataFrame, schema: DatasetSchema, reference_end: str, weeks: int, seed: int = 42
+) -> str:
+    """Add each row's estimated absolute error to ``data`` (:data:`ESTIMATE_COLUMN`), in place.
+
+    The estimator is fitted, as NannyML does, on labelled rows the model did not train on:
+    the ``weeks`` after the reference period (the rows the monitor's reference error comes
+    from; estimates there are in-sample). ``data`` holds the features, the target and the
+    model's predictions (:func:`modelmedic.monitor.monitored_frame`).
+
+    Returns:
+        Where the estimator learned, for the report; or why there is no estimate (then no column).
+    """
+    import pandas as pd
+
+    from modelmedic.windows import day_end
+
+    if schema.target not in data.columns:
+        return "no estimate: the data have no target column to learn errors from"
+    begin = day_end(reference_end)
+    held = data.iloc[data.index.searchsorted(begin) : data.index.searchsorted(begin + pd.Timedelta(weeks=weeks))]
+    try:
+        estimator = LossEstimator(schema, seed).fit(held, held[schema.prediction].to_numpy(), held[schema.target])
+    except DataError as exc:
+        return f"no estimate: {exc}"
+    data[ESTIMATE_COLUMN] = estimator.estimate(data, data[schema.prediction].to_numpy())
+    return f"Direct Loss Estimation fitted on {weeks} labelled weeks after the reference, {begin:%Y-%m-%d} on"

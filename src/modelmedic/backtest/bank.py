@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.backtest.error_triggers import DLE_HOLDOUT
-from modelmedic.backtest.policies import POLICIES, TrainingPolicy, parse_duration, window_length
+from modelmedic.backtest.policies import TrainingPolicy, parse_duration, window_length
 from modelmedic.backtest.store import limit_threads
 from modelmedic.errors import DataError
 
@@ -167,7 +167,9 @@ class ModelBank:
         self.frame, self.schema, self.config = frame, schema, config
         self.policies = [parse_policy(w).spec for w in windows]
         self.windows = backtest_windows(frame, config)
-        self.bounds = [(int(frame.index.searchsorted(w.begin)), int(frame.index.searchsorted(w.end))) for w in self.windows]
+        self.bounds = [
+            (int(frame.index.searchsorted(w.begin)), int(frame.index.searchsorted(w.end))) for w in self.windows
+        ]
         self.delay, self.length = parse_duration(config.label_delay), window_length(config.window)
         self.boundaries = [w.begin for w in self.windows]
         self.cutoffs = [b - self.delay for b in self.boundaries]
@@ -211,7 +213,10 @@ class ModelBank:
 
     def jobs(self) -> list[Job]:
         """Every model of the bank: the reference, its shadow, each policy at each retrain cutoff."""
-        jobs = [Job(REFERENCE, None, self.reference_cutoff), Job(SHADOW, None, self.reference_cutoff - DLE_HOLDOUT * self.length)]
+        jobs = [
+            Job(REFERENCE, None, self.reference_cutoff),
+            Job(SHADOW, None, self.reference_cutoff - DLE_HOLDOUT * self.length),
+        ]
         for policy in self.policies:
             cutoffs = [self.cutoffs[w] for w in self.retrain_weeks]
             shadows = [c - DLE_HOLDOUT * self.length for c in cutoffs]
@@ -285,7 +290,10 @@ class ModelBank:
         out = []
         context = multiprocessing.get_context("spawn")  # never fork a process that loaded OpenMP
         with ProcessPoolExecutor(
-            self.config.workers, mp_context=context, initializer=_init_worker, initargs=(self.frame, self.schema, self.config)
+            self.config.workers,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(self.frame, self.schema, self.config),
         ) as pool:
             futures = [pool.submit(_train_in_worker, chunk) for chunk in chunks]
             for future in as_completed(futures):
@@ -322,7 +330,12 @@ class ModelBank:
                 starts, seconds, sizes, offsets = data["starts"], data["seconds"], data["sizes"], data["offsets"]
                 values = data["values"]
                 for i, key in enumerate(keys):
-                    found[key] = (int(starts[i]), values[offsets[i] : offsets[i + 1]].copy(), float(seconds[i]), int(sizes[i]))
+                    found[key] = (
+                        int(starts[i]),
+                        values[offsets[i] : offsets[i + 1]].copy(),
+                        float(seconds[i]),
+                        int(sizes[i]),
+                    )
         return found
 
     def _save_cache(self) -> None:

@@ -124,7 +124,9 @@ class CusumTrigger(Trigger):
         over = np.flatnonzero(path >= threshold)
         if over.size:
             at = since.index[known][calibration + int(over[0])]
-            return Decision(True, f"CUSUM of the hourly-standardised error crossed {threshold:.1f} at {at:%Y-%m-%d %H:%M}")
+            return Decision(
+                True, f"CUSUM of the hourly-standardised error crossed {threshold:.1f} at {at:%Y-%m-%d %H:%M}"
+            )
         return Decision(False, f"CUSUM below its threshold {threshold:.1f}")
 
 

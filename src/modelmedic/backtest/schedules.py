@@ -11,6 +11,7 @@ summation, so a strategy's MAE on the bank equals its walk-forward replay exactl
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -66,7 +67,7 @@ def evaluate(bank: ModelBank, events: list[tuple[int, str]], name: str = "schedu
     Raises:
         ConfigError: for events out of order or a model the bank lacks.
     """
-    if any(b[0] <= a[0] for a, b in zip(events, events[1:], strict=False)):
+    if any(b[0] <= a[0] for a, b in itertools.pairwise(events)):
         raise ConfigError("a schedule's retrains must be at increasing windows")
     serving, upcoming = REFERENCE, list(events)
     scored = Scored(name, list(events), 0.0, 0.0, 0)
@@ -202,7 +203,10 @@ class Simulator:
             estimates = self._estimated(deployed)
             if estimates is None:
                 return False, "no estimator"
-            first, latest = self._mean_estimate(estimates, deployed, deployed.deployed_at, deployed.deployed_at + window), self._mean_estimate(estimates, deployed, now - window, now)
+            first, latest = (
+                self._mean_estimate(estimates, deployed, deployed.deployed_at, deployed.deployed_at + window),
+                self._mean_estimate(estimates, deployed, now - window, now),
+            )
             return latest > trigger.ratio * first, "estimated"
         if isinstance(trigger, DriftTrigger):
             lo, hi = self._rows(now - window, now)
@@ -221,7 +225,9 @@ class Simulator:
         lo, hi = self._rows(begin, end)
         return np.abs(self.bank.predict(deployed.key, lo, hi) - self.bank.actual[lo:hi])
 
-    def _mean_estimate(self, estimates: np.ndarray, deployed: _Deployed, begin: pd.Timestamp, end: pd.Timestamp) -> float:
+    def _mean_estimate(
+        self, estimates: np.ndarray, deployed: _Deployed, begin: pd.Timestamp, end: pd.Timestamp
+    ) -> float:
         lo, hi = self._rows(begin, end)
         start, _ = self._rows(deployed.deployed_at, deployed.deployed_at)
         chosen = estimates[lo - start : hi - start]
@@ -268,11 +274,15 @@ def to_run(bank: ModelBank, scored: Scored) -> StrategyRun:
             reason = scored.reasons[len(points)] if len(scored.reasons) > len(points) else "scheduled"
             canonical = bank.alias[serving]
             points.append(
-                RetrainPoint(w, bank.boundaries[w], reason, bank.training_size[canonical], bank.train_seconds[canonical])
+                RetrainPoint(
+                    w, bank.boundaries[w], reason, bank.training_size[canonical], bank.train_seconds[canonical]
+                )
             )
         predictions[lo:hi] = bank.predict(serving, lo, hi)
     rows = [int(n) for n in bank.window_rows]
-    run = StrategyRun(scored.name, [], [], rows, points, predictions, scored.abs_error, scored.squared_error, scored.rows)
+    run = StrategyRun(
+        scored.name, [], [], rows, points, predictions, scored.abs_error, scored.squared_error, scored.rows
+    )
     run.window_mae = [a / n if n else float("nan") for a, n in zip(scored.window_abs, rows, strict=True)]
     run.window_rmse = [(s / n) ** 0.5 if n else float("nan") for s, n in zip(scored.window_squared, rows, strict=True)]
     return run

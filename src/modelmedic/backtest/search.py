@@ -116,7 +116,9 @@ class SearchResult:
         best = self.recommendation
         limit = self.limit.at(best.retrains)
         if self.max_retrains is not None:
-            parts = [f"Retrain with '{best.name}': the lowest MAE ({best.mae:.2f}) within {self.max_retrains} retrains."]
+            parts = [
+                f"Retrain with '{best.name}': the lowest MAE ({best.mae:.2f}) within {self.max_retrains} retrains."
+            ]
         else:
             parts = [
                 f"Retrain with '{best.name}': the lowest objective of {len(self.scored)} searched strategies, "
@@ -161,8 +163,10 @@ class SearchResult:
             "max_retrains": self.max_retrains,
             "front": [item(s) for s in self.front],
             "limit": [{"retrains": k, "mae": _num(m)} for k, m in enumerate(self.limit.mae)],
-            "budgets": [{**r, "mae": _num(r["mae"]), "limit": _num(r["limit"]), "regret": _num(r["regret"])}
-                        for r in self.budget_table()],  # fmt: skip
+            "budgets": [
+                {**r, "mae": _num(r["mae"]), "limit": _num(r["limit"]), "regret": _num(r["regret"])}
+                for r in self.budget_table()
+            ],
             "recommendation": {**item(best), "why": self.why()},
         }
 
