@@ -99,3 +99,30 @@ def test_a_budget_picks_the_best_within_it():
     assert result.recommendation.mae == min(s.mae for s in result.scored if s.retrains <= 2)
     with pytest.raises(ConfigError):
         search(bank, max_retrains=-1)
+
+
+def test_cli_search_on_a_csv_with_a_budget(settings, tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from modelmedic.cli import app
+
+    data, description = tmp_path / "series.csv", tmp_path / "series.toml"
+    noisy(weeks=9).rename_axis("time").reset_index().to_csv(data, index=False)
+    description.write_text(
+        'name = "series"\ndatetime = "time"\ntarget = "y"\nnumerical = ["x", "z"]\ncategorical = ["c"]\n'
+    )
+    args = ["backtest", "--search", "--data", str(data), "--schema", str(description), "--reference-start",
+            "2020-01-01", "--reference-end", "2020-01-28", "--kind", "rf", "--workers", "1", "--max-retrains", "2"]  # fmt: skip
+    result = CliRunner().invoke(app, [*args, "--json"])
+    assert result.exit_code == 0, result.output
+    search = json.loads(result.stdout)["search"]
+    assert search["candidates"] > 200 and search["max_retrains"] == 2 and search["recommendation"]["retrains"] <= 2
+    assert search["front"][0]["name"] == "never" and search["limit"][0]["mae"] == search["front"][0]["mae"]
+    assert all(f["regret"] >= -1e-9 for f in search["front"])  # nothing beats the hindsight limit
+    assert search["trained"] > 0
+    again = CliRunner().invoke(app, args)  # the bank comes from the cache
+    assert again.exit_code == 0 and "0 trained now" in again.output and "hindsight limit" in again.output
+    wrong = CliRunner().invoke(app, ["backtest", "--search", "-s", "never"])
+    assert wrong.exit_code == 2 and "either --search" in wrong.output and "Traceback" not in wrong.output
