@@ -113,8 +113,9 @@ def test_cli_search_on_a_csv_with_a_budget(settings, tmp_path):
     description.write_text(
         'name = "series"\ndatetime = "time"\ntarget = "y"\nnumerical = ["x", "z"]\ncategorical = ["c"]\n'
     )
-    args = ["backtest", "--search", "--data", str(data), "--schema", str(description), "--reference-start",
-            "2020-01-01", "--reference-end", "2020-01-28", "--kind", "rf", "--workers", "1", "--max-retrains", "2"]  # fmt: skip
+    args = ["backtest", "--search", "--data", str(data), "--schema", str(description),
+            "--reference-start", "2020-01-01", "--reference-end", "2020-01-28",
+            "--kind", "rf", "--workers", "1", "--max-retrains", "2"]  # fmt: skip
     result = CliRunner().invoke(app, [*args, "--json"])
     assert result.exit_code == 0, result.output
     search = json.loads(result.stdout)["search"]
