@@ -123,13 +123,16 @@ def main() -> None:
     console.print(table)
     if without is not None:
         compare = Table(title=f"label delay {args.label_delay}: with and without the estimated-performance trigger")
-        for name in ["retrains ≤", "with estimated", "without", "limit"]:
+        for name in ["retrains ≤", "with estimated", "without", "best estimated:* (retrains)", "limit"]:
             compare.add_column(name, justify="left" if name != "retrains ≤" else "right")
+        estimated = [s for s in found.scored if s.name.startswith("estimated:")]
         for budget in BUDGETS:
             a, b = found.best_within(budget), without.best_within(budget)
-            compare.add_row(
-                str(budget), f"{a.mae:.2f} ({a.name})", f"{b.mae:.2f} ({b.name})", f"{found.limit.at(budget):.2f}"
-            )
+            within = [s for s in estimated if s.retrains <= budget]
+            e = min(within, key=lambda s: s.mae) if within else None
+            shown = f"{e.mae:.2f} ({e.name}, {e.retrains})" if e else "–"
+            compare.add_row(str(budget), f"{a.mae:.2f} ({a.name})", f"{b.mae:.2f} ({b.name})", shown,
+                            f"{found.limit.at(budget):.2f}")  # fmt: skip
         console.print(compare)
     dle = Table(title="Direct Loss Estimation of the first model (trained on January 2011) vs its realised MAE")
     for name in ["quarter", "realised MAE", "estimated MAE", "estimate / realised"]:
