@@ -58,10 +58,8 @@ def dle_quality(bank, simulator) -> list[list[str]]:
     import numpy as np
 
     from modelmedic.backtest.bank import REFERENCE
-    from modelmedic.backtest.schedules import _Deployed
 
-    deployed = _Deployed(REFERENCE, bank.reference_cutoff, bank.reference_cutoff)
-    estimates = simulator._estimated(deployed)
+    estimates = simulator.first_model_estimates()
     start = bank.frame.index.searchsorted(bank.reference_cutoff)
     actual = bank.actual[start:]
     predicted = bank.predict(REFERENCE, start, len(bank.frame))

@@ -127,3 +127,14 @@ def test_cli_search_on_a_csv_with_a_budget(settings, tmp_path):
     assert again.exit_code == 0 and "0 trained now" in again.output and "hindsight limit" in again.output
     wrong = CliRunner().invoke(app, ["backtest", "--search", "-s", "never"])
     assert wrong.exit_code == 2 and "either --search" in wrong.output and "Traceback" not in wrong.output
+
+
+def test_the_vectorised_cusum_is_the_recursion():
+    from modelmedic.backtest.error_triggers import CUSUM_SLACK, cusum_path
+
+    z = np.random.default_rng(0).normal(0.3, 1.5, 500)
+    expected, s = [], 0.0
+    for value in z:
+        s = max(0.0, s + value - CUSUM_SLACK)
+        expected.append(s)
+    np.testing.assert_allclose(cusum_path(z), expected, atol=1e-9)

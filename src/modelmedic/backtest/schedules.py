@@ -158,6 +158,10 @@ class Simulator:
             self._estimates[deployed.key] = estimates
         return self._estimates[deployed.key]
 
+    def first_model_estimates(self) -> np.ndarray | None:
+        """The loss estimator's estimates of the reference model, every row from its deployment on."""
+        return self._estimated(_Deployed(REFERENCE, self.bank.reference_cutoff, self.bank.reference_cutoff))
+
     def _deployment(self, deployed: _Deployed) -> Deployment:
         """An engine :class:`Deployment` for the drift engine (training rows, no model)."""
         from modelmedic.backtest.bank import training_rows
