@@ -8,6 +8,12 @@ training set, and ``incremental`` online learners). The strategies are ranked by
 plus retraining cost (:mod:`~modelmedic.backtest.ranking`) and the results are written
 and logged (:mod:`~modelmedic.backtest.report`, which documents ``backtest.json``).
 
+:func:`search_and_report` searches the strategy space instead: a model bank
+(:mod:`~modelmedic.backtest.bank`) trains every deployable model once, strategies are
+replayed from its predictions (:mod:`~modelmedic.backtest.schedules`), the whole space is
+searched (:mod:`~modelmedic.backtest.search`) and compared with the best schedule knowing
+the future (:mod:`~modelmedic.backtest.hindsight`).
+
 Example:
     >>> from modelmedic.backtest import BacktestConfig, backtest_and_report
     >>> outcome = backtest_and_report(frame, schema, ["never", "periodic:4W"], BacktestConfig(), settings)
