@@ -116,6 +116,8 @@ POISON_STRATEGIES = [
     "drift:0.5",
     "drift:z+recency:1W",
     "performance:1.2+sliding:1W",
+    "cusum:1+sliding:1W",
+    "estimated:1.01+sliding:2W",
     "incremental:sgd",
 ]
 
@@ -146,7 +148,7 @@ def test_poisoning_the_future_changes_no_earlier_prediction():
         assert a.window_mae[first_poisoned:] != b.window_mae[first_poisoned:], f"{a.name}: poison had no effect"
         retrained |= {a.name for p in a.retrain_points if p.window < first_poisoned}
     # the test is only meaningful if strategies did retrain before the boundary
-    assert {"periodic:1W", "drift:z+recency:1W", "performance:1.2+sliding:1W"} <= retrained
+    assert {"periodic:1W", "drift:z+recency:1W", "performance:1.2+sliding:1W", "cusum:1+sliding:1W"} <= retrained
 
 
 class SpyTrigger(Trigger):

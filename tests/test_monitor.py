@@ -133,7 +133,16 @@ def test_tidy_table_reports_tiny_and_empty_windows_as_insufficient(settings, mod
     ok = table.loc[table["window"] == 0]
     assert (ok["kind"] == "drift").sum() == len(bike_schema.features)
     assert set(ok["kind"]) == {"drift", "dataset", "target", "prediction", "performance", "quality", "segment"}
-    assert set(ok.loc[ok["kind"] == "performance", "metric"]) == {"mae", "rmse", "mape", "bias", "r2", "mae_ratio"}
+    assert set(ok.loc[ok["kind"] == "performance", "metric"]) == {
+        "mae",
+        "rmse",
+        "mape",
+        "bias",
+        "r2",
+        "mae_ratio",
+        "mae_estimated",
+        "mae_estimate_error",
+    }
     assert ok.loc[ok["kind"] == "segment", "metric"].value_counts()["rank"] == 3
     for index in (1, 2):
         rows = table.loc[table["window"] == index]

@@ -116,3 +116,20 @@ def test_without_a_champion_the_error_says_to_train(settings, bike, bike_schema)
 
     with pytest.raises(ModelNotFoundError, match="modelmedic train"):
         retrain(bike, bike_schema, "periodic:4W", settings=settings)
+
+
+def test_every_family_the_search_recommends_is_accepted(settings, trained, bike, bike_schema):
+    """Specs of every searched family decide from the data known at --until (dry runs)."""
+    specs = {
+        "periodic:14W+recency:4W": "below the period",
+        "performance:1.5+sliding:26W": "reference MAE",
+        "drift:0.7+sliding:39W": "drift share",
+        "cusum:2+sliding:13W": "CUSUM",
+        "estimated:1.25+sliding:8W": "estimated MAE",
+    }
+    for spec, reason in specs.items():
+        decision = retrain(bike, bike_schema, spec, settings=settings, until="2011-04-30", dry_run=True)
+        assert decision.strategy == spec and reason in decision.reason, (spec, decision.reason)
+        assert decision.action in {"not-due", "promote", "keep"}
+    # the CUSUM of the January model alarms by the end of April (spring's larger errors)
+    assert retrain(bike, bike_schema, "cusum:2", settings=settings, until="2011-04-30", dry_run=True).triggered

@@ -825,8 +825,8 @@ StrategyOption = Annotated[
         "--strategy",
         "-s",
         help="Strategy spec, repeatable: never, periodic:4W, drift:0.5, drift:temp,hum, "
-        "performance:1.3, each optionally +expanding, +sliding:8W or +recency:4W; incremental:mlp, "
-        "incremental:sgd. Default (backtest): a grid of 22.",
+        "performance:1.3, cusum:4, estimated:1.5 (label-free), each optionally +expanding, +sliding:8W "
+        "or +recency:4W; incremental:mlp, incremental:sgd. Default (backtest): a grid of 22.",
     ),
 ]
 LabelDelayOption = Annotated[
@@ -857,6 +857,18 @@ def backtest_command(
     reference_start: ReferenceStartOption = None,
     reference_end: ReferenceEndOption = None,
     engine: EngineOption = None,
+    search: Annotated[
+        bool,
+        typer.Option(
+            "--search",
+            help="Search the strategy space (every family x parameter x training window) on a model bank, "
+            "with the Pareto front and the hindsight limit, instead of replaying a list.",
+        ),
+    ] = False,
+    max_retrains: Annotated[
+        int | None,
+        typer.Option("--max-retrains", min=0, help="With --search: recommend the lowest MAE within N retrains."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Replay the history window by window to find the best retraining strategy (no look-ahead).
@@ -865,16 +877,24 @@ def backtest_command(
     retrain; the deployed model predicts the next window before its labels exist. Ranks the
     strategies by error + retrain cost, shows the Pareto front, writes backtest.json and
     charts to MODELMEDIC_HOME/reports/backtest/latest and logs everything to MLflow.
+    --search trains every (training window, retrain week) model once and searches about 230
+    strategies on them, with the best any schedule could have done (the hindsight limit).
 
     Example: `modelmedic backtest -s never -s periodic:4W -s drift:0.5+sliding:8W --label-delay 7D`
+    or `modelmedic backtest --search --max-retrains 12`
     """
     quiet_libraries()
-    from modelmedic.backtest import backtest_and_report, config_from_settings, parse_strategies
+    from modelmedic.backtest import backtest_and_report, config_from_settings, parse_strategies, search_and_report
     from modelmedic.backtest.charts import print_backtest
     from modelmedic.backtest.engine import backtest_windows
+    from modelmedic.errors import ConfigError
     from modelmedic.progress import progress_tasks
 
     settings = settings_from(ctx)
+    if search and strategy:
+        raise ConfigError("give either --search or strategies with -s, not both")
+    if max_retrains is not None and not search:
+        raise ConfigError("--max-retrains needs --search")
     strategies = parse_strategies(strategy)
     frame, dataset = load_data(settings, data, schema)
     config = config_from_settings(
@@ -888,10 +908,15 @@ def backtest_command(
         drift_engine=engine,
     )
     with progress_tasks(err.is_terminal, err) as task:
-        advance = task("backtesting strategy-windows", len(strategies) * len(backtest_windows(frame, config)))
-        outcome = backtest_and_report(
-            frame, dataset, strategy, config, settings, retrain_cost=retrain_cost, progress=advance
-        )
+        if search:
+            outcome = search_and_report(
+                frame, dataset, config, settings, retrain_cost=retrain_cost, max_retrains=max_retrains, tasks=task
+            )
+        else:
+            advance = task("backtesting strategy-windows", len(strategies) * len(backtest_windows(frame, config)))
+            outcome = backtest_and_report(
+                frame, dataset, strategy, config, settings, retrain_cost=retrain_cost, progress=advance
+            )
     if as_json:
         print_json(outcome.document)
         return

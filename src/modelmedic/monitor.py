@@ -66,6 +66,7 @@ from typing import TYPE_CHECKING, Any
 from modelmedic.config import Settings, get_settings
 from modelmedic.drift.base import DriftOptions, DriftResult, stattest
 from modelmedic.errors import ConfigError, DataError
+from modelmedic.estimation import ESTIMATE_COLUMN, add_loss_estimates
 from modelmedic.monitor_results import INSUFFICIENT, OK, MonitorResult, WindowResult, verdict
 from modelmedic.quality import QualityProfile
 from modelmedic.schema import DatasetSchema
@@ -256,6 +257,10 @@ def assess(
             result.performance["mae_ratio"] = error_ratio(result.performance, base.error)
             errors = segment_errors(actual, predicted, labelled[base.segments])
             result.segments = worst_segments(errors, base.segment_errors, top_segments)
+    if drift is not None and ESTIMATE_COLUMN in current.columns:  # label-free: before the labels arrive
+        result.performance["mae_estimated"] = float(current[ESTIMATE_COLUMN].mean())
+        if "mae" in result.performance:
+            result.performance["mae_estimate_error"] = result.performance["mae_estimated"] - result.performance["mae"]
     ratio = result.performance.get("mae_ratio", np.nan)
     result.verdict = verdict(result.status, result.drift, ratio, max_error_ratio)
     return result
@@ -363,6 +368,7 @@ def run(
         raise DataError(f"no data after the reference period (ends {ref_end}): nothing to monitor")
     model, model_uri, version = resolve_model(model, model_uri, settings)
     data = monitored_frame(frame, schema, model)
+    add_loss_estimates(data, schema, ref_end, baseline_weeks, settings.seed)  # perf/mae_estimated
     base = baseline(data, schema, ref_start, ref_end, baseline_weeks)
     outputs = [schema.target] if base.labelled else []
     feature_options, job_options = drift_options(

@@ -120,7 +120,7 @@ def champion_deployment(
     training = select_period(frame, start, end)
     model = tracking.load_model(uri, settings)
     info = {"version": version, "uri": uri, "kind": params.get("model_kind", "hgb")}
-    return Deployment(f"champion-v{version}", model, training, cutoff, deployed_at), info
+    return Deployment(f"champion-v{version}", model, training, cutoff, deployed_at, schema=schema), info
 
 
 def _fit(

@@ -8,6 +8,12 @@ training set, and ``incremental`` online learners). The strategies are ranked by
 plus retraining cost (:mod:`~modelmedic.backtest.ranking`) and the results are written
 and logged (:mod:`~modelmedic.backtest.report`, which documents ``backtest.json``).
 
+:func:`search_and_report` searches the strategy space instead: a model bank
+(:mod:`~modelmedic.backtest.bank`) trains every deployable model once, strategies are
+replayed from its predictions (:mod:`~modelmedic.backtest.schedules`), the whole space is
+searched (:mod:`~modelmedic.backtest.search`) and compared with the best schedule knowing
+the future (:mod:`~modelmedic.backtest.hindsight`).
+
 Example:
     >>> from modelmedic.backtest import BacktestConfig, backtest_and_report
     >>> outcome = backtest_and_report(frame, schema, ["never", "periodic:4W"], BacktestConfig(), settings)
@@ -16,10 +22,12 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmedic.backtest import error_triggers  # noqa: F401  (registers the cusum and estimated triggers)
 from modelmedic.backtest.engine import BacktestConfig, BacktestResult, Progress, StrategyRun, run_backtest
 from modelmedic.backtest.ranking import Ranking, rank
 from modelmedic.backtest.strategies import DEFAULT_GRID, parse_strategies, parse_strategy
@@ -27,8 +35,11 @@ from modelmedic.backtest.strategies import DEFAULT_GRID, parse_strategies, parse
 if TYPE_CHECKING:
     import pandas as pd
 
+    from modelmedic.backtest.search import SearchResult
     from modelmedic.config import Settings
     from modelmedic.schema import DatasetSchema
+
+Tasks = Callable[[str, int], Progress]
 
 __all__ = [
     "DEFAULT_GRID",
@@ -43,6 +54,7 @@ __all__ = [
     "parse_strategy",
     "rank",
     "run_backtest",
+    "search_and_report",
 ]
 
 
@@ -55,6 +67,7 @@ class BacktestOutcome:
     files: dict[str, Path]
     run_id: str | None
     document: dict[str, Any]
+    search: SearchResult | None = None
 
 
 def config_from_settings(settings: Settings, **overrides: Any) -> BacktestConfig:
@@ -98,3 +111,71 @@ def backtest_and_report(
     files = write_reports(result, ranking, settings.backtest_reports_dir, document)
     run_id = log_backtest(result, ranking, files, settings) if log else None
     return BacktestOutcome(result, ranking, files, run_id, document)
+
+
+SHOWN = 10  # strategies of the search shown besides the front (best objective first)
+
+
+def search_and_report(
+    frame: pd.DataFrame,
+    schema: DatasetSchema,
+    config: BacktestConfig,
+    settings: Settings,
+    *,
+    retrain_cost: float | None = None,
+    max_retrains: int | None = None,
+    families: list[str] | None = None,
+    log: bool = True,
+    tasks: Tasks | None = None,
+) -> BacktestOutcome:
+    """Build the model bank, search the strategy space, write the reports, log to MLflow.
+
+    The report holds the Pareto front, the best strategies by objective and ``never`` (each
+    with its per-window errors, as a backtest of a list), plus a ``search`` section: the
+    front with each strategy's regret, the hindsight limit per budget and the
+    recommendation. The bank is cached in ``settings.resolved_cache_dir() / "bank"``.
+
+    Raises:
+        ConfigError: for a bad window, delay, model, retrain cost, budget or family.
+        DataError: when the data do not cover the reference period and later windows.
+        TrackingError: when the MLflow store cannot be reached.
+    """
+    import time
+
+    from modelmedic.backtest.bank import ModelBank
+    from modelmedic.backtest.report import backtest_document, log_backtest, write_reports
+    from modelmedic.backtest.schedules import to_run
+    from modelmedic.backtest.search import search, search_space
+    from modelmedic.model import build_model
+
+    build_model(config.kind, schema, config.seed, **config.estimator_params)  # fail early on bad params
+    began = time.perf_counter()
+    bank = ModelBank(frame, schema, config, cache_dir=settings.resolved_cache_dir() / "bank")
+    specs = search_space(bank, families)
+    bank.build(tasks("model bank: models", len(bank.jobs())) if tasks else None)
+    built = time.perf_counter() - began
+    found = search(
+        bank,
+        specs=specs,
+        retrain_cost=retrain_cost,
+        max_retrains=max_retrains,
+        progress=tasks("strategies searched", len(specs)) if tasks else None,
+    )
+    found.seconds = {"bank": built, **found.seconds}
+    by_objective = sorted(found.scored, key=found.objective)
+    shown = {s.name: s for s in [*found.front, *by_objective[:SHOWN], found.recommendation]}
+    runs = [to_run(bank, s) for s in shown.values()]
+    never = next(s for s in found.scored if s.name == "never")
+    found.seconds["total"] = time.perf_counter() - began
+    result = BacktestResult(runs, bank.windows, config, found.seconds["total"], never.rows, never.mae)
+    ranking = rank(result, found.retrain_cost)
+    best = next(r for r in ranking.rows if r.name == found.recommendation.name)
+    ranking.rows = [best, *(r for r in ranking.rows if r is not best)]
+    for i, row in enumerate(ranking.rows, 1):
+        row.rank = i
+    ranking.recommendation, ranking.why, ranking.cost_source = best.name, found.why(), found.cost_source
+    document = backtest_document(result, ranking)
+    document["search"] = found.to_dict()
+    files = write_reports(result, ranking, settings.backtest_reports_dir, document)
+    run_id = log_backtest(result, ranking, files, settings) if log else None
+    return BacktestOutcome(result, ranking, files, run_id, document, found)

@@ -214,10 +214,35 @@ def print_wide(console: Any, renderable: Any, width: int = 120) -> None:
     console.print(wide.file.getvalue(), end="", markup=False, highlight=False, soft_wrap=True)
 
 
+def search_table(found: Any) -> Any:
+    """The searched Pareto front beside the hindsight limit, as a rich table."""
+    from rich.table import Table
+
+    table = Table(title=f"Pareto front of {len(found.scored)} searched strategies, and the hindsight limit")
+    for name, justify in [("strategy", "left"), ("retrains", "right"), ("MAE", "right"),
+                          ("limit (same retrains)", "right"), ("regret", "right")]:  # fmt: skip
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    best = found.recommendation
+    for s in found.front:
+        limit = found.limit.at(s.retrains)
+        name = f"{s.name} (recommended)" if s is best else s.name
+        table.add_row(name, str(s.retrains), f"{s.mae:.2f}", f"{limit:.2f}", f"{s.mae - limit:.2f}")
+    return table
+
+
 def print_backtest(outcome: Any, console: Any, limit: int | None = None) -> None:
     """Show a finished backtest on ``console``: ranked table, Pareto front, recommendation, files."""
     ranking, result = outcome.ranking, outcome.result
-    print_wide(console, ranking_table(ranking, limit))
+    if outcome.search is not None:
+        print_wide(console, search_table(outcome.search))
+        seconds = outcome.search.seconds
+        console.print(
+            f"model bank: {outcome.search.models} models ({outcome.search.trained} trained now, the rest cached) "
+            f"in {seconds['bank']:.1f} s; search {seconds['search']:.1f} s; hindsight limit {seconds['limit']:.1f} s",
+            highlight=False,
+        )
+    else:
+        print_wide(console, ranking_table(ranking, limit))
     front = ", ".join(f"{r.name} ({r.run.mae:.1f}, {r.run.retrains})" for r in ranking.pareto)
     console.print(f"Pareto front (MAE, retrains): {front}", highlight=False)
     console.print(f"[bold]recommendation: {ranking.recommendation}[/]. {ranking.why}", highlight=False)

@@ -183,7 +183,9 @@ def walk(strategy: AnyStrategy, store: ModelStore, drift: DriftLookup, progress:
             if decision.retrain and view.label_cutoff > deployed.label_cutoff:
                 rows, weights, key = training_set(strategy, view, store.schema)
                 model, seconds = store.model(key, rows, weights)
-                deployed = Deployment(key, model, rows, view.label_cutoff, window.begin, seconds)
+                deployed = Deployment(
+                    key, model, rows, view.label_cutoff, window.begin, seconds, strategy.policy, store.schema
+                )
                 run.retrain_points.append(RetrainPoint(window.index, window.begin, decision.reason, len(rows), seconds))
         predictions[lo:hi] = store.predict(deployed, window.index)
         _score(run, actual[lo:hi], predictions[lo:hi])

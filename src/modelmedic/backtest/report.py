@@ -27,7 +27,9 @@ it) and logs the same files to MLflow:
       "pareto": ["never", "periodic:13W", ...],    # the front, by number of retrains
       "cost_label": "retrains",
       "recommendation": {"name": "periodic:4W+recency:4W", "why": "one paragraph",
-                         "strategy": "(= name)", "text": "(= why)"}
+                         "strategy": "(= name)", "text": "(= why)"},
+      "search": {...}    # only with --search: SearchResult.to_dict() (front with regrets,
+                         # hindsight limit per number of retrains, budgets, recommendation)
     }
 
 * ``backtest.html``: both charts, interactive (plotly, plotly.js embedded: works offline);

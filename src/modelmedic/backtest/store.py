@@ -116,7 +116,7 @@ class ModelStore:
                 raise DataError("the reference period holds no labelled rows to train the first model on")
             model, seconds = self.model("reference", rows, None)
             cutoff = day_end(self.config.reference_end)
-            self._reference = Deployment("reference", model, rows, cutoff, cutoff, seconds)
+            self._reference = Deployment("reference", model, rows, cutoff, cutoff, seconds, schema=self.schema)
         return self._reference
 
     def predict(self, deployment: Deployment, window: int) -> np.ndarray:

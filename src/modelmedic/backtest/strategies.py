@@ -134,6 +134,8 @@ class Deployment:
     label_cutoff: pd.Timestamp
     deployed_at: pd.Timestamp
     train_seconds: float = 0.0
+    policy: TrainingPolicy | None = None  # None: the reference model (or a champion) with its own rows
+    schema: DatasetSchema | None = None
 
 
 @dataclass(frozen=True)

@@ -255,6 +255,22 @@
     }
   }
 
+  // --search: the hindsight limit (best schedule knowing the future) beside the front
+  function searchTraces(search, pareto) {
+    if (!search || !search.limit) return [];
+    const most = Math.max(...pareto.map((s) => s.cost), 1);
+    const limit = search.limit.filter((p) => p.retrains <= most && isNum(p.mae));
+    return [{ type: "scatter", mode: "lines", name: "hindsight limit", x: limit.map((p) => p.retrains), y: limit.map((p) => p.mae),
+      line: { color: COLORS.untested, dash: "dot", shape: "hv" }, hovertemplate: "best possible with %{x} retrains: MAE %{y:.1f}<extra></extra>" }];
+  }
+
+  function searchCaption(search) {
+    const rec = search.recommendation || {};
+    return `${search.candidates} strategies searched on a bank of ${search.models} models; `
+      + `the dotted line is the best any schedule could have done knowing the future `
+      + `(the recommendation's regret: ${fmt(rec.regret)} MAE). `;
+  }
+
   function renderBacktest(backtest) {
     if (!backtest) return;
     document.getElementById("backtest-body").hidden = false;
@@ -273,10 +289,12 @@
       { type: "scatter", mode: "markers", name: "recommended", x: list.filter((s) => s.recommended).map((s) => s.cost),
         y: list.filter((s) => s.recommended).map((s) => s.mae), text: list.filter((s) => s.recommended).map((s) => s.name),
         marker: { symbol: "star", size: 16, color: COLORS.strategy, line: { color: "#fff", width: 1 } }, hovertemplate: "%{text} (recommended)<extra></extra>" },
+      ...searchTraces(backtest.search, pareto),
     ], {
       title: "Error vs retraining cost",
       xaxis: axis(backtest.cost_label || "retrains"), yaxis: axis("backtest MAE"),
-    }, `${list.length} strategies replayed; ${pareto.length} on the Pareto front (${pareto.map((s) => s.name).join(", ")}). `
+    }, (backtest.search ? searchCaption(backtest.search) : `${list.length} strategies replayed; `)
+       + `${pareto.length} on the Pareto front (${pareto.map((s) => s.name).join(", ")}). `
        + `Recommended: ${rec.name || rec.strategy || "none"}.`);
     const never = list.find((s) => s.name === "never");
     document.getElementById("strategies").replaceChildren(table(
