@@ -2,13 +2,20 @@
 
 Heroku hands out ``postgres://`` URLs; SQLAlchemy wants a dialect and driver
 (``postgresql+psycopg://``). Messages show URLs without their password.
+:func:`create_log_engine` builds the engines of the log with their bounds.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from modelmedic.errors import ModelmedicError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 class PredictionStoreError(ModelmedicError):
@@ -38,3 +45,77 @@ def masked(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except ArgumentError:
         return "<unparsable database URL>"
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """How long the prediction log may make a caller wait.
+
+    Attributes:
+        write: Seconds a write may take from the moment it is asked for: PostgreSQL's
+            connect and statement timeout and the pool's wait are this long, and a write
+            commits only before this deadline.
+        read: Statement timeout of reads on PostgreSQL (``None``: unbounded, for batch jobs).
+        keepalive_idle: Seconds of silence before TCP keepalive probes start (PostgreSQL).
+    """
+
+    write: float = 5.0
+    read: float | None = 30.0
+    keepalive_idle: int = 10
+
+
+def create_log_engine(url: str, timeouts: Timeouts, writer: bool) -> Engine:
+    """A SQLAlchemy engine on the prediction log at ``url``.
+
+    SQLite: WAL, ``synchronous=FULL``; transactions of a writer engine start with
+    ``BEGIN IMMEDIATE`` (the write lock at once, no deadlock upgrading a read lock),
+    a reader's with a deferred ``BEGIN`` (a snapshot; WAL readers never block the writer).
+    PostgreSQL: connect timeout, statement timeout (the write or the read bound), TCP
+    keepalives and a bounded wait for a pooled connection.
+
+    Raises:
+        PredictionStoreError: when the URL names an unknown dialect or a missing driver.
+    """
+    from sqlalchemy import create_engine, event
+
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event open transactions (pysqlite's own are lazy).
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn: Any) -> None:
+            conn.exec_driver_sql(begin)
+
+        return engine
+    statement = timeouts.write if writer else timeouts.read
+    options = f"-c statement_timeout={int(statement * 1000)}" if statement else ""
+    wait = max(1, math.ceil(timeouts.write))
+    try:
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            pool_size=5,
+            max_overflow=5,
+            pool_timeout=wait,
+            connect_args={
+                "connect_timeout": wait,
+                "options": options,
+                "keepalives": 1,
+                "keepalives_idle": timeouts.keepalive_idle,
+                "keepalives_interval": 2,
+                "keepalives_count": 3,
+                "tcp_user_timeout": int(timeouts.write * 1000),
+            },
+        )
+    except Exception as exc:  # unknown dialect, missing driver, malformed URL
+        raise PredictionStoreError(f"cannot use DATABASE_URL {masked(url)}: {exc}") from None
