@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from modelmedic.model import feature_frame
 from modelmedic.service.app import create_app
 from modelmedic.service.schemas import FEATURE_NAMES
 from modelmedic.service.store import PredictionStore
-from servers import CLEARED_ENV, INSTANCE, ThreadServer
+from servers import CLEARED_ENV, INSTANCE, ThreadServer, wait_until
+from test_store import postgres_url  # noqa: F401 - the fixture
 
 TOKEN = "correct-horse-battery-staple"
 MAX_BATCH = 50
@@ -353,3 +355,44 @@ def test_serve_refuses_an_unreachable_postgres(champion_home: Path, monkeypatch:
     assert result.exit_code == 1
     assert "DATABASE_URL" in result.output and "127.0.0.1:1" in result.output
     assert "s3cret" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.postgres
+def test_a_stalled_postgres_answers_503_nothing_stored_within_the_bound(
+    champion_home: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    from sqlalchemy.engine import make_url
+
+    from tcp_proxy import StallingProxy
+
+    bound, margin = 2.0, 3.0
+    url = request.getfixturevalue("postgres_url")
+    direct = make_url(url)
+    log = PredictionStore(url).open()  # straight to the server, around the proxy
+    with StallingProxy(direct.host, direct.port) as proxy:
+        proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        settings = service_settings(champion_home, tmp_path / "unused.db", db_timeout_seconds=bound)
+        app = create_app(settings.model_copy(update={"database_url": proxied}))
+        with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=bound + margin) as client:
+            before = log.count()
+            acknowledged: list[str] = []
+
+            def predict() -> int:
+                answer = client.post("/predict", json=INSTANCE)
+                if answer.status_code == 200:
+                    acknowledged.extend(p["id"] for p in answer.json()["predictions"])
+                return answer.status_code
+
+            assert predict() == 200
+            proxy.stall()
+            began = time.monotonic()
+            stalled = client.post("/predict", json=INSTANCE)  # httpx's timeout is the deadline
+            waited = time.monotonic() - began
+            proxy.resume()
+            wait_until(lambda: predict() == 200, 30, "/predict to recover")
+
+    assert stalled.status_code == 503 and waited < bound + margin
+    assert "nothing was stored" in stalled.json()["detail"]
+    assert log.ids() >= set(acknowledged)
+    assert log.count() == before + len(acknowledged)  # and not the prediction answered 503
+    log.close()
