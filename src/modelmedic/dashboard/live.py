@@ -59,8 +59,8 @@ def live_traffic(state: ServiceState, now: dt.datetime | None = None) -> dict[st
 
 def _measure(state: ServiceState, now: dt.datetime) -> dict[str, Any]:
     from modelmedic.service.log_aggregates import Window, per_hour
+    from modelmedic.service.log_schema import naive_utc
     from modelmedic.service.monitoring import drift_report, performance_report
-    from modelmedic.service.store import naive_utc
 
     store = state.store
     assert store is not None

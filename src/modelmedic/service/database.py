@@ -8,6 +8,9 @@ Heroku hands out ``postgres://`` URLs; SQLAlchemy wants a dialect and driver
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +23,68 @@ if TYPE_CHECKING:
 
 class PredictionStoreError(ModelmedicError):
     """The prediction log cannot be reached or refused a write."""
+
+
+class PredictionStoreTimeout(PredictionStoreError):
+    """A write could not finish before its deadline; it was rolled back (nothing stored)."""
+
+
+@dataclass(frozen=True)
+class LabelOutcome:
+    """What :meth:`PredictionStore.record_feedback` did.
+
+    Attributes:
+        accepted: How many of the ids are in the log (labelled, or already so).
+        unknown: Ids not in the log (nothing stored for them), in the order given.
+        corrected: Ids whose earlier, different label was replaced (kept in
+            ``label_corrections``).
+    """
+
+    accepted: int
+    unknown: list[str]
+    corrected: list[str]
+
+
+class WriterLock:
+    """Serialises SQLite writers: threads by a lock, processes by ``flock`` on a side file.
+
+    SQLite's own busy handler retries by sleeping (up to 100 ms a try), which gives
+    writers from several workers a long latency tail; a kernel lock wakes the next
+    writer as soon as the previous one committed. PostgreSQL needs none of this.
+    """
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.path = f"{make_url(url).database}.lock" if url.startswith("sqlite") else None
+        self._thread_lock = threading.Lock()
+        self._file: Any = None
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Hold the lock for the block (no-op on PostgreSQL)."""
+        if self.path is None:
+            yield
+            return
+        with self._thread_lock:
+            try:
+                import fcntl
+            except ImportError:  # not POSIX: SQLite's busy handler alone
+                yield
+                return
+            if self._file is None:
+                self._file = open(self.path, "a+b")  # noqa: SIM115 - kept open
+            fcntl.flock(self._file.fileno(), fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._file.fileno(), fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        """Close the side file."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
 
 
 def normalize_database_url(url: str | None, home: Path) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings
 from modelmedic.schema import DatasetSchema
-from modelmedic.service.store import naive_utc
+from modelmedic.service.log_schema import naive_utc
 
 if TYPE_CHECKING:
     from modelmedic.drift import DriftEngine

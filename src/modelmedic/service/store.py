@@ -12,40 +12,42 @@ connection of the service carries a connect timeout, TCP keepalives and a statem
 timeout, the pool waits a bounded time, and a write commits only if it can still do so
 before its deadline (:class:`PredictionStoreTimeout` otherwise: nothing was stored).
 
-The schema is migrated on start by a small versioned migration table
-(``modelmedic_schema_version``): each migration runs once, in order, under a lock
-(``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so several workers
-starting together migrate once.
+The schema is migrated on start (:mod:`~modelmedic.service.log_schema`): each migration
+runs once, in order, under a lock, so several workers starting together migrate once.
 
-:meth:`PredictionStore.read_frame` returns the log shaped like the data set (a
-``DatetimeIndex`` of prediction times, the features, ``prediction`` and the target where
-labelled), which is what the monitor and ``/monitoring/*`` read.
+:meth:`PredictionStore.read_frame` returns the log shaped like the data set, which is
+what ``modelmedic monitor`` reads; ``/monitoring/*`` read database aggregates instead
+(:mod:`~modelmedic.service.log_aggregates`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.schema import DatasetSchema, builtin_schema
 from modelmedic.service.database import (
+    LabelOutcome,
     PredictionStoreError,
+    PredictionStoreTimeout,
     Timeouts,
+    WriterLock,
     create_log_engine,
     masked,
     normalize_database_url,
 )
+from modelmedic.service.log_schema import TABLE, define_tables, migrate_schema, naive_utc
 
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Connection, Engine, Table
 
 __all__ = [
+    "TABLE",
+    "LabelOutcome",
     "PredictionStore",
     "PredictionStoreError",
     "PredictionStoreTimeout",
@@ -53,31 +55,6 @@ __all__ = [
     "normalize_database_url",
     "read_prediction_log",
 ]
-
-TABLE = "prediction_log"
-CORRECTIONS_TABLE = "label_corrections"
-VERSION_TABLE = "modelmedic_schema_version"
-_ADVISORY_LOCK_KEY = 0x6D6D_6C6F67  # "mmlog": serialises migrations on PostgreSQL
-
-
-class PredictionStoreTimeout(PredictionStoreError):
-    """A write could not finish before its deadline; it was rolled back (nothing stored)."""
-
-
-@dataclass(frozen=True)
-class LabelOutcome:
-    """What :meth:`PredictionStore.record_feedback` did.
-
-    Attributes:
-        accepted: How many of the ids are in the log (labelled, or already so).
-        unknown: Ids not in the log (nothing stored for them), in the order given.
-        corrected: Ids whose earlier, different label was replaced (kept in
-            ``label_corrections``).
-    """
-
-    accepted: int
-    unknown: list[str]
-    corrected: list[str]
 
 
 def _utcnow() -> dt.datetime:
@@ -109,10 +86,11 @@ class PredictionStore:
         self.timeouts = timeouts or Timeouts()
         self._engine: Engine | None = None
         self._read_engine: Engine | None = None
-        self._thread_lock = threading.Lock()
-        self._lock_file: Any = None
+        self._write_lock = WriterLock(self.url)
         self.schema_version = 0
-        self.table: Table = self._define_table()
+        self.tables = define_tables(self.feature_types, self.schema)
+        self.table: Table = self.tables.predictions
+        self.corrections: Table = self.tables.corrections
 
     @classmethod
     def from_settings(cls, settings: Any) -> PredictionStore:
@@ -128,84 +106,7 @@ class PredictionStore:
         """Whether the log is a SQLite file."""
         return self.url.startswith("sqlite")
 
-    @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        """Serialise SQLite writers: threads by a lock, processes by ``flock`` on a side file.
-
-        SQLite's own busy handler retries by sleeping (up to 100 ms a try), which gives
-        writers from several workers a long latency tail; a kernel lock wakes the next
-        writer as soon as the previous one committed. PostgreSQL needs none of this.
-        """
-        if not self.is_sqlite:
-            yield
-            return
-        with self._thread_lock:
-            try:
-                import fcntl
-            except ImportError:  # not POSIX: SQLite's busy handler alone
-                yield
-                return
-            if self._lock_file is None:
-                self._lock_file = open(f"{self.engine.url.database}.lock", "a+b")  # noqa: SIM115 - kept open
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
-
     # -- schema ---------------------------------------------------------------------------
-
-    def _define_table(self) -> Table:
-        from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, String, Table
-
-        self.metadata = MetaData()
-        sql_type = {int: Integer, float: Float}
-        feature_columns = [Column(name, sql_type[kind](), nullable=False) for name, kind in self.feature_types.items()]
-        table = Table(
-            TABLE,
-            self.metadata,
-            Column("id", String(64), primary_key=True),
-            Column("created_at", DateTime(), nullable=False),
-            Column("model_version", String(64), nullable=False),
-            *feature_columns,
-            Column("prediction", Float(), nullable=False),
-            Column("cnt", Float(), nullable=True),
-            Column("labelled_at", DateTime(), nullable=True),
-        )
-        Index(f"ix_{TABLE}_created_at", table.c.created_at)
-        # (column, created_at) indexes of the columns the live monitoring counts by value:
-        # GROUP BY column over a time window reads one covering index in order instead of
-        # sorting the table (~0.1 s a column at a million rows on SQLite)
-        counted = [c for c in (*self.schema.numerical, *self.schema.categorical) if c in table.c]
-        self.aggregate_indexes = [
-            Index(f"ix_{TABLE}_{c}_time", table.c[c], table.c.created_at) for c in [*counted, "model_version"]
-        ]
-        self.corrections = Table(
-            CORRECTIONS_TABLE,
-            self.metadata,
-            Column("number", Integer, primary_key=True, autoincrement=True),
-            Column("prediction_id", String(64), nullable=False, index=True),
-            Column("previous_cnt", Float(), nullable=False),
-            Column("previous_labelled_at", DateTime(), nullable=True),
-            Column("cnt", Float(), nullable=False),
-            Column("labelled_at", DateTime(), nullable=False),
-        )
-        return table
-
-    def _migrations(self) -> list[Callable[[Connection], None]]:
-        """Migrations in order; migration ``i`` brings the schema to version ``i + 1``."""
-
-        def create_log(conn: Connection) -> None:
-            self.table.create(conn, checkfirst=True)
-
-        def create_corrections(conn: Connection) -> None:
-            self.corrections.create(conn, checkfirst=True)
-
-        def index_aggregated_columns(conn: Connection) -> None:
-            for index in self.aggregate_indexes:
-                index.create(conn, checkfirst=True)
-
-        return [create_log, create_corrections, index_aggregated_columns]
 
     def migrate(self) -> int:
         """Apply pending migrations once (safe when several processes start together).
@@ -216,28 +117,13 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the database cannot be reached or refuses.
         """
-        from sqlalchemy import Column, DateTime, Integer, MetaData, Table, func, insert, select, text
         from sqlalchemy.exc import SQLAlchemyError
 
-        versions = Table(
-            VERSION_TABLE,
-            MetaData(),
-            Column("version", Integer, primary_key=True),
-            Column("applied_at", DateTime(), nullable=False),
-        )
-        migrations = self._migrations()
         try:
             with self.engine.begin() as conn:
-                if not self.is_sqlite:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-                versions.create(conn, checkfirst=True)
-                current = conn.execute(select(func.max(versions.c.version))).scalar() or 0
-                for number, migration in enumerate(migrations[current:], start=current + 1):
-                    migration(conn)
-                    conn.execute(insert(versions).values(version=number, applied_at=_utcnow()))
+                self.schema_version = migrate_schema(conn, self.tables, postgres=not self.is_sqlite)
         except SQLAlchemyError as exc:
             raise PredictionStoreError(self._explain(exc)) from None
-        self.schema_version = len(migrations)
         return self.schema_version
 
     # -- connection -----------------------------------------------------------------------
@@ -301,7 +187,7 @@ class PredictionStore:
             return deadline is not None and time.monotonic() >= deadline
 
         try:
-            with self._write_lock(), self.engine.connect() as conn:
+            with self._write_lock.held(), self.engine.connect() as conn:
                 if expired():
                     raise PredictionStoreTimeout(self.timeout_message())
                 with conn.begin() as transaction:
@@ -359,9 +245,7 @@ class PredictionStore:
             if engine is not None:
                 engine.dispose()
         self._engine = self._read_engine = None
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        self._write_lock.close()
 
     # -- writes ---------------------------------------------------------------------------
 
@@ -498,20 +382,6 @@ class PredictionStore:
             if col in frame:
                 frame[col] = frame[col].astype("category")
         return frame
-
-
-def naive_utc(value: dt.datetime | str | None) -> dt.datetime | None:
-    """A naive UTC datetime (as stored) from an aware/naive datetime or an ISO string."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is not None:
-        try:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        except OverflowError:  # within a day of year 1 or 9999: the edge of time is as good
-            value = dt.datetime.min if value.year == dt.MINYEAR else dt.datetime.max
-    return value
 
 
 def read_prediction_log(
