@@ -195,3 +195,30 @@ def test_the_token_requirement_guards_monitoring_and_dashboard_data(champion_hom
 
 
 ROUTES = ("/monitoring/drift", "/monitoring/performance", "/dashboard/data.json")
+
+
+def test_dashboard_live_data_equal_the_rows(filled: PredictionStore, reference: LiveReference, bike_schema) -> None:
+    from modelmedic.config import Settings
+    from modelmedic.dashboard.live import live_traffic
+    from modelmedic.service.metrics import ServiceMetrics
+    from modelmedic.service.state import ServiceState
+
+    state = ServiceState(Settings(), bike_schema, ServiceMetrics(), store=filled, reference=reference)
+    now = NOW.replace(tzinfo=dt.UTC) - dt.timedelta(minutes=7)  # the newest rows are after it
+    frame = filled.read_frame(since=now - dt.timedelta(days=7), until=now)
+    labelled = frame.dropna(subset=["cnt"])
+    hours = frame.assign(labelled=frame["cnt"].notna()).groupby(frame.index.floor("h"))["labelled"].agg(["size", "sum"])
+
+    live = live_traffic(state, now=now)
+
+    assert live["per_hour"] == [
+        {"hour": hour.isoformat(), "predictions": int(row["size"]), "labelled": int(row["sum"])}
+        for hour, row in hours.iterrows()
+    ]
+    everything = filled.read_frame(since=now - dt.timedelta(days=7))  # "rows" and "mae" have no end
+    assert (live["rows"], live["labelled"]) == (len(everything), everything["cnt"].notna().sum())
+    assert len(labelled) < live["labelled"]
+    last_day = filled.read_frame(since=now - dt.timedelta(days=1), until=now)
+    assert live["drift"]["last_24h"]["rows"] == len(last_day)
+    want = reference.engine.calculate(last_day).to_dict()["dataset"]["share"]
+    assert live["drift"]["last_24h"]["share"] == pytest.approx(want, rel=1e-9)

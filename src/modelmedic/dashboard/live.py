@@ -58,7 +58,7 @@ def live_traffic(state: ServiceState, now: dt.datetime | None = None) -> dict[st
 
 
 def _measure(state: ServiceState, now: dt.datetime) -> dict[str, Any]:
-    from modelmedic.service.log_aggregates import Window, per_hour
+    from modelmedic.service.log_aggregates import per_hour
     from modelmedic.service.log_schema import naive_utc
     from modelmedic.service.monitoring import drift_report, performance_report
 
@@ -67,13 +67,13 @@ def _measure(state: ServiceState, now: dt.datetime) -> dict[str, Any]:
     since = now - PERIODS["last_7d"]
     performance = performance_report(store, since)
     with store.reading() as conn:
-        hours = per_hour(conn, store.table, Window(naive_utc(since)), store.is_sqlite)
+        hours = per_hour(conn, store.table, naive_utc(since), naive_utc(now))
     reference = state.reference
     drift: dict[str, Any] | None = None
     if reference is not None and reference.engine is not None:
         max_distinct = state.settings.monitoring_max_distinct
         drift = {
-            name: _drift_summary(drift_report(reference, store, now - span, max_distinct))
+            name: _drift_summary(drift_report(reference, store, now - span, max_distinct, until=now))
             for name, span in PERIODS.items()
         }
     rows = performance["rows"]

@@ -100,10 +100,15 @@ def _from_profile(served: ServedModel, options: Any, settings: Settings, target:
 
 
 def drift_report(
-    reference: LiveReference, store: PredictionStore, since: dt.datetime | None, max_distinct: int
+    reference: LiveReference,
+    store: PredictionStore,
+    since: dt.datetime | None,
+    max_distinct: int,
+    until: dt.datetime | None = None,
 ) -> dict[str, Any]:
-    """Drift of the logged traffic since ``since`` against ``reference``, from per-column
-    value counts computed by the database (:mod:`~modelmedic.service.log_aggregates`).
+    """Drift of the logged traffic from ``since`` to ``until`` (default: now) against
+    ``reference``, from per-column value counts computed by the database
+    (:mod:`~modelmedic.service.log_aggregates`).
 
     Returns:
         ``since``, ``rows``, ``engine``, ``reference`` and the drift result's documented
@@ -119,7 +124,7 @@ def drift_report(
     if reference.engine is None:
         return {**base, **empty}
     options = reference.engine.options
-    window = Window(naive_utc(since))
+    window = Window(naive_utc(since), naive_utc(until or dt.datetime.now(dt.UTC)))  # every column: the same rows
     stats = window_stats(store, options.numerical, options.categorical, window, max_distinct)
     if stats.rows == 0:
         return {**base, **empty}
