@@ -84,8 +84,7 @@ class PredictionStore:
         self.feature_types = dict(feature_types or feature_column_types())
         self.schema = schema or builtin_schema("bike-hour")
         self.timeouts = timeouts or Timeouts()
-        self._engine: Engine | None = None
-        self._read_engine: Engine | None = None
+        self._engines: dict[bool, Engine] = {}  # writer? -> engine
         self._write_lock = WriterLock(self.url)
         self.schema_version = 0
         self.tables = define_tables(self.feature_types, self.schema)
@@ -135,9 +134,7 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the URL names an unknown dialect or a missing driver.
         """
-        if self._engine is None:
-            self._engine = create_log_engine(self.url, self.timeouts, writer=True)
-        return self._engine
+        return self._engine_for(writer=True)
 
     @property
     def read_engine(self) -> Engine:
@@ -146,9 +143,12 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the URL names an unknown dialect or a missing driver.
         """
-        if self._read_engine is None:
-            self._read_engine = create_log_engine(self.url, self.timeouts, writer=False)
-        return self._read_engine
+        return self._engine_for(writer=False)
+
+    def _engine_for(self, writer: bool) -> Engine:
+        if writer not in self._engines:
+            self._engines[writer] = create_log_engine(self.url, self.timeouts, writer=writer)
+        return self._engines[writer]
 
     @contextmanager
     def reading(self) -> Iterator[Connection]:
@@ -241,10 +241,9 @@ class PredictionStore:
 
     def close(self) -> None:
         """Release every pooled connection."""
-        for engine in (self._engine, self._read_engine):
-            if engine is not None:
-                engine.dispose()
-        self._engine = self._read_engine = None
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
         self._write_lock.close()
 
     # -- writes ---------------------------------------------------------------------------
