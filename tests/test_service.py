@@ -371,7 +371,7 @@ def test_a_stalled_postgres_answers_503_nothing_stored_within_the_bound(
     log = PredictionStore(url).open()  # straight to the server, around the proxy
     with StallingProxy(direct.host, direct.port) as proxy:
         proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
-        settings = service_settings(champion_home, tmp_path / "unused.db", db_timeout_seconds=bound)
+        settings = service_settings(champion_home, tmp_path / "unused.db", db_timeout_seconds=bound, api_token=TOKEN)
         app = create_app(settings.model_copy(update={"database_url": proxied}))
         with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=bound + margin) as client:
             before = log.count()
@@ -388,11 +388,14 @@ def test_a_stalled_postgres_answers_503_nothing_stored_within_the_bound(
             began = time.monotonic()
             stalled = client.post("/predict", json=INSTANCE)  # httpx's timeout is the deadline
             waited = time.monotonic() - began
+            label = client.post("/feedback", json={"id": acknowledged[0], "cnt": 7.0}, headers=AUTH)
             proxy.resume()
             wait_until(lambda: predict() == 200, 30, "/predict to recover")
 
     assert stalled.status_code == 503 and waited < bound + margin
     assert "nothing was stored" in stalled.json()["detail"]
+    assert label.status_code == 503 and "nothing was stored" in label.json()["detail"]
+    assert log.read_frame().set_index("id")["cnt"].isna()[acknowledged[0]]  # the label was not stored
     assert log.ids() >= set(acknowledged)
     assert log.count() == before + len(acknowledged)  # and not the prediction answered 503
     log.close()

@@ -106,6 +106,7 @@ def predictions_router(max_batch: int) -> APIRouter:
         implausible = [
             {
                 "field": "cnt" if isinstance(body, Feedback) else f"[{i}].cnt",
+                "loc": ["body", "cnt"] if isinstance(body, Feedback) else ["body", i, "cnt"],
                 "msg": f"{item.cnt:g} is above the plausible maximum {limit:g} (MODELMEDIC_LABEL_MAX)",
                 "type": "less_than_equal",
             }
