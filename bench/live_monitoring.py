@@ -7,7 +7,8 @@ days), start the service (one uvicorn process, answers never cached:
 ``MODELMEDIC_MONITORING_CACHE_SECONDS=0``) and time ``GET /monitoring/drift``,
 ``/monitoring/performance`` (whole log) and ``/dashboard/data.json`` (last 7 days).
 Printed per case: the best and worst of ``--repeat`` calls, the process's resident memory
-after start-up and its peak (``VmHWM``) after the calls. Targets: drift < 2 s at 1M rows,
+after start-up and its peak (``VmHWM``) after the calls, and the latency of one-row
+``/predict`` calls made one after another, idle and while the monitoring calls run. Targets: drift < 2 s at 1M rows,
 peak memory flat from 100k to 1M rows.
 
 Run: ``.venv/bin/python bench/live_monitoring.py`` (``--sizes 20000`` for a quick look;
@@ -23,8 +24,10 @@ import functools
 import os
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ from serve import data_dir, free_port, start, stop, train_rf, wait_ready  # the 
 PG_ADMIN = "postgresql+psycopg://{role}@127.0.0.1:5432/test"
 CHUNK = 50_000
 TOKEN = "bench-token"
+PREDICTS = 200  # one-row predictions timed while nothing else runs
 
 
 @functools.cache
@@ -126,6 +130,21 @@ def wait_for_scheduled_measurement(client: httpx.Client, timeout: float = 300.0)
     raise SystemExit("the scheduled drift measurement did not finish")
 
 
+def predict_latencies(url: str, stop: Callable[[int], bool]) -> dict[str, float]:
+    """Post one-row predictions one after another until ``stop(count)``; their p50, p99
+    and largest latency in ms."""
+    from modelmedic.service.schemas import EXAMPLE_INSTANCE
+
+    seconds: list[float] = []
+    with httpx.Client(base_url=url, timeout=60) as client:
+        while not stop(len(seconds)):
+            began = time.perf_counter()
+            client.post("/predict", json=EXAMPLE_INSTANCE).raise_for_status()
+            seconds.append(time.perf_counter() - began)
+    ms = sorted(1000 * s for s in seconds)
+    return {"n": len(ms), "p50": ms[len(ms) // 2], "p99": ms[int(len(ms) * 0.99)], "max": ms[-1]}
+
+
 def measure(home: Path, url: str, repeat: int) -> dict[str, Any]:
     """Start the service on the log at ``url``; time the routes; read its memory."""
     port = free_port()
@@ -148,8 +167,20 @@ def measure(home: Path, url: str, repeat: int) -> dict[str, Any]:
         headers = {"Authorization": f"Bearer {TOKEN}"}
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=600, headers=headers) as client:
             wait_for_scheduled_measurement(client)
-            for name in ("/monitoring/drift", "/monitoring/performance", "/dashboard/data.json"):
-                results[name] = timed(client, name, repeat)
+            results["predict_idle"] = predict_latencies(f"http://127.0.0.1:{port}", lambda n: n >= PREDICTS)
+            done = threading.Event()
+            busy: list[dict[str, float]] = []
+            loader = threading.Thread(
+                target=lambda: busy.append(predict_latencies(f"http://127.0.0.1:{port}", lambda _: done.is_set()))
+            )
+            loader.start()
+            try:
+                for name in ("/monitoring/drift", "/monitoring/performance", "/dashboard/data.json"):
+                    results[name] = timed(client, name, repeat)
+            finally:
+                done.set()
+                loader.join()
+            results["predict_busy"] = busy[0]
         results["peak_mb"] = memory_kb(process.pid)["VmHWM"] / 1024
     finally:
         stop(process)
@@ -211,6 +242,12 @@ def main() -> int:
                     best, worst = result[route]
                     print(f"  {route:<26} best {best:6.2f} s  worst {worst:6.2f} s")
                 print(f"  memory: {result['rss_start_mb']:.0f} MB after start, peak {result['peak_mb']:.0f} MB")
+                for when in ("idle", "busy"):
+                    figures = result[f"predict_{when}"]
+                    print(
+                        f"  /predict while monitoring is {when}: p50 {figures['p50']:.1f} ms, "
+                        f"p99 {figures['p99']:.1f} ms, max {figures['max']:.1f} ms ({figures['n']} calls)"
+                    )
     finally:
         for _, _, drop in backends:
             if drop is not None:
