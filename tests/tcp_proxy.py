@@ -3,8 +3,9 @@
 ``with StallingProxy("127.0.0.1", 5432) as proxy:`` listens on ``proxy.port`` and forwards
 every connection to the target. ``proxy.stall()`` stops forwarding in both directions
 (bytes are held, connections stay open, new ones are accepted but not connected on), as a
-hung server or a black-holed network does; ``proxy.resume()`` delivers what was held and
-forwards again.
+hung server or a black-holed network does; ``proxy.stall_on(b"COMMIT")`` stalls the
+moment a client sends those bytes, before forwarding them (a commit lost in transit until
+the network heals); ``proxy.resume()`` delivers what was held and forwards again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ class StallingProxy:
         self._flowing = threading.Event()
         self._flowing.set()
         self._closed = threading.Event()
+        self._trigger: bytes | None = None
         self._threads: list[threading.Thread] = []
         self._sockets: list[socket.socket] = []
 
@@ -38,6 +40,10 @@ class StallingProxy:
     def stall(self) -> None:
         """Stop forwarding: what either side sends from now on is held."""
         self._flowing.clear()
+
+    def stall_on(self, pattern: bytes) -> None:
+        """Stall when a client next sends ``pattern`` (that message is held too)."""
+        self._trigger = pattern
 
     def resume(self) -> None:
         """Forward again, held bytes first."""
@@ -78,10 +84,10 @@ class StallingProxy:
             return
         server.settimeout(None)
         self._sockets.append(server)
-        self._spawn(self._pump, client, server)
-        self._spawn(self._pump, server, client)
+        self._spawn(self._pump, client, server, True)
+        self._spawn(self._pump, server, client, False)
 
-    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, from_client: bool) -> None:
         with selectors.DefaultSelector() as selector:
             selector.register(source, selectors.EVENT_READ)
             while not self._closed.is_set():
@@ -91,6 +97,9 @@ class StallingProxy:
                     data = source.recv(65536)
                 except OSError:
                     return
+                if from_client and self._trigger is not None and self._trigger in data:
+                    self._trigger = None
+                    self._flowing.clear()
                 self._flowing.wait()  # stalled: hold the bytes until resumed
                 try:
                     if not data:

@@ -358,9 +358,12 @@ def test_serve_refuses_an_unreachable_postgres(champion_home: Path, monkeypatch:
 
 
 @pytest.mark.postgres
+@pytest.mark.parametrize("stall", ["at once", "on the commit"])
 def test_a_stalled_postgres_answers_503_nothing_stored_within_the_bound(
-    champion_home: Path, tmp_path: Path, request: pytest.FixtureRequest
+    champion_home: Path, tmp_path: Path, request: pytest.FixtureRequest, stall: str
 ) -> None:
+    """Stalled at once, the write never commits; stalled on its COMMIT, the commit lands
+    after the request answered 503 and the service deletes the rows again."""
     from sqlalchemy.engine import make_url
 
     from tcp_proxy import StallingProxy
@@ -384,7 +387,9 @@ def test_a_stalled_postgres_answers_503_nothing_stored_within_the_bound(
                 return answer.status_code
 
             assert predict() == 200
-            proxy.stall()
+            state = app.state.service
+            wait_until(lambda: state.monitor.measured_at is not None, 30, "the start-up measurement")
+            proxy.stall() if stall == "at once" else proxy.stall_on(b"COMMIT")
             began = time.monotonic()
             stalled = client.post("/predict", json=INSTANCE)  # httpx's timeout is the deadline
             waited = time.monotonic() - began
