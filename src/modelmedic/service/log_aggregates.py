@@ -87,18 +87,18 @@ def value_counts(
     conn: Connection, table: Table, column: str, window: Window, limit: int, where: Sequence[Any] = ()
 ) -> tuple[list[Any], np.ndarray]:
     """The distinct non-null values of ``column`` in ``window`` (sorted) and their counts,
-    at most ``limit`` of them."""
+    at most ``limit`` groups (NULL, if present, is one of them)."""
     from sqlalchemy import func, select
 
     col = table.c[column]
     query = (
         select(col, func.count())
-        .where(*window.clauses(table, by_value=conn.dialect.name), col.is_not(None), *where)
+        .where(*window.clauses(table, by_value=conn.dialect.name), *where)
         .group_by(col)
         .order_by(col)
         .limit(limit)
     )
-    rows = conn.execute(query).all()
+    rows = [r for r in conn.execute(query) if r[0] is not None]  # NULLs dropped here: cheaper than in SQL
     return [r[0] for r in rows], np.array([r[1] for r in rows], dtype=np.int64)
 
 
