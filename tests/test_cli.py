@@ -122,12 +122,13 @@ def test_serve_check_reads_a_prepared_service_without_changing_it(trained, setti
     assert missing.exit_code != 0 and "does not exist: run 'modelmedic serve --prepare'" in missing.output
     assert not (tmp_path / "some").exists()
 
-    preflight(settings.model_copy(update={"database_url": f"sqlite:///{log}"}))
+    prepared = preflight(settings.model_copy(update={"database_url": f"sqlite:///{log}"}))
     before = tree(tmp_path)
     result = runner.invoke(app, ["serve", "--check", "--database-url", f"sqlite:///{log}"])
 
     assert result.exit_code == 0, result.output
-    assert "ready: model models:/bike-demand@champion version 1" in result.output and "schema v1" in result.output
+    assert "ready: model models:/bike-demand@champion version 1" in result.output
+    assert f"schema v{prepared.schema_version}" in result.output
     assert tree(tmp_path) == before
 
 

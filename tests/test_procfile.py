@@ -83,7 +83,7 @@ def test_web_process_serves_predict_feedback_ready_and_metrics(champion_home: Pa
         ready = client.get("/ready")
         metrics = client.get("/metrics").text
 
-    assert feedback.json() == {"accepted": 6, "unknown": ["x"]}
+    assert feedback.json() == {"accepted": 6, "unknown": ["x"], "corrected": []}
     assert ready.status_code == 200 and ready.json()["model_version"] == "1"
     # the workers share their counters: the dyno's total whichever worker answers
     assert 'modelmedic_predictions_total{model_version="1"} 6.0' in metrics

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,8 @@ from modelmedic.model import feature_frame
 from modelmedic.service.app import create_app
 from modelmedic.service.schemas import FEATURE_NAMES
 from modelmedic.service.store import PredictionStore
-from servers import CLEARED_ENV, INSTANCE, ThreadServer
+from servers import CLEARED_ENV, INSTANCE, ThreadServer, wait_until
+from test_store import postgres_url  # noqa: F401 - the fixture
 
 TOKEN = "correct-horse-battery-staple"
 MAX_BATCH = 50
@@ -185,8 +187,8 @@ def test_feedback_labels_predictions_and_reports_unknown_ids(service: dict[str, 
     one = client.post("/feedback", json={"id": ids[0], "cnt": 16}, headers=AUTH)
     many = client.post("/feedback", json=[{"id": ids[1], "cnt": 20.5}, {"id": "no-such-id", "cnt": 1}], headers=AUTH)
 
-    assert one.status_code == 200 and one.json() == {"accepted": 1, "unknown": []}
-    assert many.status_code == 200 and many.json() == {"accepted": 1, "unknown": ["no-such-id"]}
+    assert one.status_code == 200 and one.json() == {"accepted": 1, "unknown": [], "corrected": []}
+    assert many.status_code == 200 and many.json() == {"accepted": 1, "unknown": ["no-such-id"], "corrected": []}
     frame = _log(service).read_frame().set_index("id")
     assert frame.loc[ids[0], "cnt"] == 16 and frame.loc[ids[1], "cnt"] == 20.5 and pd.isna(frame.loc[ids[2], "cnt"])
 
@@ -235,7 +237,6 @@ def test_monitoring_reports_live_drift_and_performance(service: dict[str, Any], 
     report = drift.json()
     assert report["rows"] == MAX_BATCH and report["engine"] == "fast"
     assert report["columns"]["temp"]["drifted"] is True and report["dataset"]["share"] > 0
-    assert f"modelmedic_drift_share {report['dataset']['share']}" in client.get("/metrics").text
     perf = performance.json()
     assert (perf["rows"], perf["labelled"], perf["model_versions"]) == (MAX_BATCH, 10, ["1"])
     frame = _log(service).read_frame(since=since)
@@ -354,3 +355,52 @@ def test_serve_refuses_an_unreachable_postgres(champion_home: Path, monkeypatch:
     assert result.exit_code == 1
     assert "DATABASE_URL" in result.output and "127.0.0.1:1" in result.output
     assert "s3cret" not in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("stall", ["at once", "on the commit"])
+def test_a_stalled_postgres_answers_503_nothing_stored_within_the_bound(
+    champion_home: Path, tmp_path: Path, request: pytest.FixtureRequest, stall: str
+) -> None:
+    """Stalled at once, the write never commits; stalled on its COMMIT, the commit lands
+    after the request answered 503 and the service deletes the rows again."""
+    from sqlalchemy.engine import make_url
+
+    from tcp_proxy import StallingProxy
+
+    bound, margin = 2.0, 3.0
+    url = request.getfixturevalue("postgres_url")
+    direct = make_url(url)
+    log = PredictionStore(url).open()  # straight to the server, around the proxy
+    with StallingProxy(direct.host, direct.port) as proxy:
+        proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
+        settings = service_settings(champion_home, tmp_path / "unused.db", db_timeout_seconds=bound, api_token=TOKEN)
+        app = create_app(settings.model_copy(update={"database_url": proxied}))
+        with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=bound + margin) as client:
+            before = log.count()
+            acknowledged: list[str] = []
+
+            def predict() -> int:
+                answer = client.post("/predict", json=INSTANCE)
+                if answer.status_code == 200:
+                    acknowledged.extend(p["id"] for p in answer.json()["predictions"])
+                return answer.status_code
+
+            assert predict() == 200
+            state = app.state.service
+            wait_until(lambda: state.monitor.measured_at is not None, 30, "the start-up measurement")
+            proxy.stall() if stall == "at once" else proxy.stall_on(b"COMMIT")
+            began = time.monotonic()
+            stalled = client.post("/predict", json=INSTANCE)  # httpx's timeout is the deadline
+            waited = time.monotonic() - began
+            label = client.post("/feedback", json={"id": acknowledged[0], "cnt": 7.0}, headers=AUTH)
+            proxy.resume()
+            wait_until(lambda: predict() == 200, 30, "/predict to recover")
+
+    assert stalled.status_code == 503 and waited < bound + margin
+    assert "nothing was stored" in stalled.json()["detail"]
+    assert label.status_code == 503 and "nothing was stored" in label.json()["detail"]
+    assert log.read_frame().set_index("id")["cnt"].isna()[acknowledged[0]]  # the label was not stored
+    assert log.ids() >= set(acknowledged)
+    assert log.count() == before + len(acknowledged)  # and not the prediction answered 503
+    log.close()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,11 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from modelmedic.service.database import Timeouts
 from modelmedic.service.schemas import FEATURE_NAMES
 from modelmedic.service.store import (
     TABLE,
     PredictionStore,
     PredictionStoreError,
+    PredictionStoreTimeout,
     normalize_database_url,
     read_prediction_log,
 )
@@ -81,6 +85,7 @@ def _drop_log(store: PredictionStore) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {TABLE}")
         conn.exec_driver_sql("DROP TABLE IF EXISTS modelmedic_schema_version")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS label_corrections")
 
 
 def _rows(n: int, start: dt.datetime, version: str = "1") -> list[dict]:
@@ -133,14 +138,64 @@ def test_feedback_labels_known_ids_and_reports_unknown_ones(store: PredictionSto
     rows = _rows(3, dt.datetime(2026, 1, 5))
     store.log_predictions(rows)
 
-    accepted, unknown = store.record_feedback({rows[0]["id"]: 16.0, "nope": 3.0, rows[2]["id"]: 40.0})
+    outcome = store.record_feedback({rows[0]["id"]: 16.0, "nope": 3.0, rows[2]["id"]: 40.0})
 
-    assert accepted == 2 and unknown == ["nope"]
+    assert (outcome.accepted, outcome.unknown, outcome.corrected) == (2, ["nope"], [])
     frame = store.read_frame()
     assert frame[bike_schema.target].tolist()[0] == 16.0
     assert pd.isna(frame[bike_schema.target].tolist()[1])
     assert frame[bike_schema.target].tolist()[2] == 40.0
     assert "nope" not in store.ids()
+
+
+def test_a_second_label_is_a_correction_that_keeps_the_first(store: PredictionStore) -> None:
+    rows = _rows(2, dt.datetime(2026, 1, 5))
+    store.log_predictions(rows)
+    store.record_feedback({rows[0]["id"]: 16.0, rows[1]["id"]: 5.0})
+
+    again = store.record_feedback({rows[0]["id"]: 18.0, rows[1]["id"]: 5.0})  # one corrected, one re-sent
+
+    assert (again.accepted, again.corrected) == (2, [rows[0]["id"]])
+    assert store.read_frame()["cnt"].tolist() == [18.0, 5.0]
+    with store.reading() as conn:
+        kept = conn.execute(store.corrections.select()).mappings().all()
+    assert [(k["prediction_id"], k["previous_cnt"], k["cnt"]) for k in kept] == [(rows[0]["id"], 16.0, 18.0)]
+    assert kept[0]["previous_labelled_at"] is not None and kept[0]["labelled_at"] >= kept[0]["previous_labelled_at"]
+
+
+def test_a_write_past_its_deadline_stores_nothing(store: PredictionStore) -> None:
+    rows = _rows(3, dt.datetime(2026, 1, 5))
+    store.log_predictions(rows[:1])
+
+    with pytest.raises(PredictionStoreTimeout, match="nothing was stored"):
+        store.log_predictions(rows[1:], deadline=time.monotonic())
+    with pytest.raises(PredictionStoreTimeout):
+        store.record_feedback({rows[0]["id"]: 7.0}, deadline=time.monotonic() - 1)
+
+    assert store.ids() == {rows[0]["id"]}
+    assert store.read_frame()["cnt"].isna().all()
+
+
+def test_a_long_sqlite_read_does_not_hold_up_a_write(tmp_path: Path) -> None:
+    store = PredictionStore(f"sqlite:///{tmp_path / 'log.db'}").open()
+    store.log_predictions(_rows(2, dt.datetime(2026, 1, 5)))
+    written = threading.Event()
+
+    def write() -> None:
+        store.log_predictions(_rows(3, dt.datetime(2026, 1, 6)))
+        written.set()
+
+    with store.reading() as conn:  # a monitoring read, its transaction still open
+        before = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {TABLE}").scalar()
+        writer = threading.Thread(target=write)
+        writer.start()
+        committed = written.wait(timeout=10)  # the old BEGIN IMMEDIATE reads held writes for 30 s
+        still = conn.exec_driver_sql(f"SELECT COUNT(*) FROM {TABLE}").scalar()
+    writer.join(10)
+    assert committed, "the write waited for the read transaction"
+    assert (before, still) == (2, 2)  # the read kept its snapshot
+    assert store.count() == 5
+    store.close()
 
 
 def test_a_failed_batch_stores_nothing(store: PredictionStore) -> None:
@@ -158,13 +213,13 @@ def test_migrating_again_keeps_the_data(store: PredictionStore) -> None:
     store.log_predictions(_rows(2, dt.datetime(2026, 1, 5)))
 
     again = PredictionStore(store.url)
-    assert again.open().schema_version == 1
-    assert again.migrate() == 1
+    assert again.open().schema_version == 3
+    assert again.migrate() == 3
 
     assert again.count() == 2
     with again.engine.connect() as conn:
         versions = conn.exec_driver_sql("SELECT version FROM modelmedic_schema_version").scalars().all()
-    assert versions == [1]
+    assert versions == [1, 2, 3]
     again.close()
 
 
@@ -210,7 +265,7 @@ def test_default_is_sqlite_in_the_home(tmp_path: Path) -> None:
 
 
 def test_unreachable_postgres_is_a_clear_error_without_the_password() -> None:
-    store = PredictionStore("postgres://modelmedic:hunter2@127.0.0.1:1/nowhere", connect_timeout=2)
+    store = PredictionStore("postgres://modelmedic:hunter2@127.0.0.1:1/nowhere", timeouts=Timeouts(write=2))
 
     with pytest.raises(PredictionStoreError) as caught:
         store.open()

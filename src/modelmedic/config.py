@@ -83,6 +83,38 @@ class Settings(BaseSettings):
     api_token: str | None = Field(default=None, description="Bearer token for /feedback, /admin.")
     max_batch: int = Field(default=1000, ge=1, description="Most instances per /predict call.")
     seed: int = Field(default=42, description="Random seed for training.")
+    db_timeout_seconds: float = Field(
+        default=5.0,
+        gt=0,
+        description="Most seconds a prediction log write may take (PostgreSQL connect, statement and "
+        "pool wait too); then /predict and /feedback answer 503 and nothing is stored.",
+    )
+    db_read_timeout_seconds: float = Field(
+        default=30.0, gt=0, description="Statement timeout of the service's reads of the log on PostgreSQL."
+    )
+    monitoring_token_required: bool = Field(
+        default=False,
+        description="Whether /monitoring/* and /dashboard/data.json need the API token (else anyone may read them).",
+    )
+    monitoring_cache_seconds: float = Field(
+        default=30.0, ge=0, description="How long a /monitoring/* or dashboard live answer is reused (0: never)."
+    )
+    monitoring_interval_seconds: float = Field(
+        default=300.0, gt=0, description="How often the service measures the drift its gauges show."
+    )
+    monitoring_window_days: float = Field(
+        default=7.0, gt=0, description="The window of the scheduled drift measurement: the last N days."
+    )
+    monitoring_max_distinct: int = Field(
+        default=100_000,
+        ge=100,
+        description="Most distinct values per column read for live drift; beyond, a uniform sample of rows.",
+    )
+    label_max: float | None = Field(
+        default=None,
+        gt=0,
+        description="Largest label /feedback accepts; default 100 x the reference maximum of the target.",
+    )
     mlflow_ui_url: str = Field(
         default="http://127.0.0.1:5000", description="MLflow UI address the dashboard links runs to."
     )

@@ -2,7 +2,8 @@
 
 Reuses the service's own monitoring functions (:mod:`modelmedic.service.monitoring`): the
 drift of the last 24 hours and of the last 7 days against the served model's reference,
-and the error of the predictions that received a label.
+and the error of the predictions that received a label, all from aggregates the database
+computes (the web process never holds the log's rows).
 """
 
 from __future__ import annotations
@@ -29,11 +30,12 @@ def _drift_summary(report: dict[str, Any]) -> dict[str, Any]:
 
 
 def live_traffic(state: ServiceState, now: dt.datetime | None = None) -> dict[str, Any] | None:
-    """Predictions per hour, labelled share, error and drift of the service's recent traffic.
+    """Predictions per hour, labelled share, error and drift of the service's recent traffic,
+    from aggregates computed by the database (cached like ``/monitoring/*``).
 
     Args:
         state: The running service's state (its prediction log and drift reference).
-        now: The end of the periods (default: the current UTC time).
+        now: The end of the periods (default: the current UTC time; not cached then).
 
     Returns:
         ``None`` without an open log; else ``since``, ``rows`` (last 7 days), ``labelled``,
@@ -46,35 +48,41 @@ def live_traffic(state: ServiceState, now: dt.datetime | None = None) -> dict[st
     Raises:
         PredictionStoreError: when the log cannot be read.
     """
-    from modelmedic.service.monitoring import drift_report, performance_report
-
     if state.store is None:
         return None
-    now = now or dt.datetime.now(dt.UTC)
+    if now is not None or state.monitor is None:
+        return _measure(state, now or dt.datetime.now(dt.UTC))
+    return state.monitor.answer(
+        ("dashboard", id(state.reference)), lambda: _measure(state, dt.datetime.now(dt.UTC)), trusted=True
+    )
+
+
+def _measure(state: ServiceState, now: dt.datetime) -> dict[str, Any]:
+    from modelmedic.service.log_aggregates import per_hour
+    from modelmedic.service.log_schema import naive_utc
+    from modelmedic.service.monitoring import drift_report, performance_report
+
+    store = state.store
+    assert store is not None
     since = now - PERIODS["last_7d"]
-    frame = state.store.read_frame(since=since)
-    schema = state.schema
-    performance = performance_report(frame, schema, since)
-    labelled = frame[schema.target].notna() if len(frame) else frame.index.isna()
-    hours = frame.index.floor("h") if len(frame) else frame.index
-    per_hour = frame.assign(_labelled=labelled).groupby(hours)["_labelled"].agg(["size", "sum"])
+    performance = performance_report(store, since)
+    with store.reading() as conn:
+        hours = per_hour(conn, store.table, naive_utc(since), naive_utc(now))
     reference = state.reference
     drift: dict[str, Any] | None = None
     if reference is not None and reference.engine is not None:
-        drift = {}
-        for name, span in PERIODS.items():
-            start = (now - span).astimezone(dt.UTC).replace(tzinfo=None)
-            part = frame.loc[frame.index >= start]
-            drift[name] = _drift_summary(drift_report(reference, part, now - span))
+        max_distinct = state.settings.monitoring_max_distinct
+        drift = {
+            name: _drift_summary(drift_report(reference, store, now - span, max_distinct, until=now))
+            for name, span in PERIODS.items()
+        }
+    rows = performance["rows"]
     return {
         "since": since.isoformat(timespec="seconds"),
-        "rows": len(frame),
+        "rows": rows,
         "labelled": performance["labelled"],
-        "labelled_share": performance["labelled"] / len(frame) if len(frame) else None,
-        "per_hour": [
-            {"hour": hour.isoformat(), "predictions": int(row["size"]), "labelled": int(row["sum"])}
-            for hour, row in per_hour.iterrows()
-        ],
+        "labelled_share": performance["labelled"] / rows if rows else None,
+        "per_hour": hours,
         "mae": performance["metrics"].get("mae"),
         "model_versions": performance["model_versions"],
         "reference": None if reference is None else reference.description,

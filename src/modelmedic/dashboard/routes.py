@@ -18,11 +18,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from modelmedic.config import Settings, get_settings
+from modelmedic.service.security import monitoring_access
 
 logger = logging.getLogger("modelmedic.dashboard")
 STATIC = Path(__file__).parent / "static"
@@ -85,7 +86,7 @@ def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = N
         """The dashboard page."""
         return FileResponse(STATIC / "index.html", media_type="text/html", headers=NO_STORE)
 
-    @router.get("/dashboard/data.json")
+    @router.get("/dashboard/data.json", dependencies=[Depends(monitoring_access)])
     async def data(request: Request) -> JSONResponse:
         """Everything the page shows: model card, monitoring, backtest, retrains, live traffic."""
         from modelmedic.dashboard.data import dashboard_data

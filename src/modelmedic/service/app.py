@@ -25,6 +25,7 @@ from modelmedic.config import Settings, get_settings
 from modelmedic.dashboard.routes import dashboard_router
 from modelmedic.errors import ModelmedicError, ModelNotFoundError
 from modelmedic.service.lifecycle import load_model_and_reference, open_store, service_schema
+from modelmedic.service.live_monitor import LiveMonitor
 from modelmedic.service.log_writer import GroupCommitWriter
 from modelmedic.service.metrics import MetricsMiddleware, ServiceMetrics
 from modelmedic.service.routes import admin, monitoring, predictions
@@ -89,10 +90,13 @@ def _start(state: ServiceState) -> None:
     state.store = open_store(state.settings)
     state.served, state.reference = load_model_and_reference(state.settings, state.schema)
     state.writer = GroupCommitWriter(state.store).start()
+    state.monitor = LiveMonitor(state).start()  # the drift gauge's own scheduled measurement
     logger.info("serving model %s version %s", state.served.uri, state.served.version)
 
 
 def _stop(state: ServiceState) -> None:
+    if state.monitor is not None:
+        state.monitor.stop()
     if state.writer is not None:
         state.writer.stop()
     if state.store is not None:

@@ -16,10 +16,12 @@ from modelmedic.config import Settings
 from modelmedic.errors import ModelNotFoundError
 from modelmedic.schema import DatasetSchema, builtin_schema
 from modelmedic.secrets import masked, masked_text
+from modelmedic.service.database import PredictionStoreError, normalize_database_url
+from modelmedic.service.log_schema import VERSION_TABLE
 from modelmedic.service.monitoring import LiveReference, load_reference
 from modelmedic.service.predictor import ServedModel, load_served_model
 from modelmedic.service.schemas import FEATURE_NAMES
-from modelmedic.service.store import VERSION_TABLE, PredictionStore, PredictionStoreError, normalize_database_url
+from modelmedic.service.store import PredictionStore
 
 logger = logging.getLogger("modelmedic.service")
 SERVICE_SCHEMA = "bike-hour"

@@ -1,7 +1,8 @@
 """Prometheus metrics of the service, in a registry of its own (not the global one).
 
 Request counts and latency histograms per route template (``/predict``, not the raw path,
-so the label set stays bounded), predictions, labels received and the latest drift share.
+so the label set stays bounded), predictions, labels received and corrected, and the drift
+share of the service's own scheduled measurement (:mod:`modelmedic.service.live_monitor`).
 Each server process keeps its own counters; with several gunicorn workers, scrape each
 worker or set ``PROMETHEUS_MULTIPROC_DIR`` (prometheus_client's multiprocess mode).
 """
@@ -55,9 +56,22 @@ class ServiceMetrics:
         self.feedback_unknown = Counter(
             "modelmedic_feedback_unknown_ids", "Feedback ids not found in the prediction log.", registry=register
         )
+        self.label_corrections = Counter(
+            "modelmedic_label_corrections",
+            "Labels that replaced an earlier, different label of the same prediction.",
+            registry=register,
+        )
+        # set only by the service's scheduled measurement on a fixed window, never by a request
         self.drift_share = Gauge(
             "modelmedic_drift_share",
-            "Share of drifted features in the latest /monitoring/drift.",
+            "Share of drifted features over the last MODELMEDIC_MONITORING_WINDOW_DAYS days, "
+            "measured by the service every MODELMEDIC_MONITORING_INTERVAL_SECONDS.",
+            registry=register,
+            multiprocess_mode="mostrecent",
+        )
+        self.drift_window_rows = Gauge(
+            "modelmedic_drift_window_rows",
+            "Predictions in the window of the latest scheduled drift measurement.",
             registry=register,
             multiprocess_mode="mostrecent",
         )

@@ -109,10 +109,16 @@ def feedback_request_model(max_batch: int) -> Any:
 
 
 class FeedbackResponse(BaseModel):
-    """How many labels were stored, and the ids the log does not know (nothing stored for them)."""
+    """How many labels were stored, the ids the log does not know (nothing stored for them)
+    and the ids whose earlier, different label this one corrected (the earlier one is kept)."""
 
     accepted: int
     unknown: list[str]
+    corrected: list[str] = Field(
+        default_factory=list,
+        description="Ids labelled before with another value: the new label is used, the earlier one "
+        "is kept with its time in the log's label_corrections table.",
+    )
 
 
 class ModelDescription(BaseModel):

@@ -1,8 +1,10 @@
-"""Bearer-token guard of the service's write and admin routes.
+"""Bearer-token guard of the service's write, admin and monitoring routes.
 
 ``/feedback`` and ``/admin/*`` need ``Authorization: Bearer $MODELMEDIC_API_TOKEN``,
 compared in constant time. Without a configured token those routes are disabled (403),
-never open.
+never open. ``/monitoring/*`` and ``/dashboard/data.json`` are open unless
+``MODELMEDIC_MONITORING_TOKEN_REQUIRED`` is true (then guarded the same way); a caller
+presenting the token there is *trusted* (may wait for a running measurement).
 """
 
 from __future__ import annotations
@@ -38,3 +40,24 @@ def require_token(request: Request, credentials: HTTPAuthorizationCredentials | 
         )
     if not token_matches(credentials.credentials.strip(), expected):
         raise HTTPException(status.HTTP_403_FORBIDDEN, "wrong token")
+
+
+def monitoring_access(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> bool:
+    """FastAPI dependency of the monitoring routes: whether the caller holds the token.
+
+    Returns:
+        ``True`` for a caller presenting the configured token, ``False`` for an anonymous
+        one (let through only while ``MODELMEDIC_MONITORING_TOKEN_REQUIRED`` is false).
+
+    Raises:
+        HTTPException: as :func:`require_token` when the token is required.
+    """
+    state = getattr(request.app.state, "service", None)
+    if state is None:  # the dashboard alone (modelmedic dashboard): no service, no token
+        return False
+    if state.settings.monitoring_token_required:
+        require_token(request, credentials)
+        return True
+    expected = state.settings.api_token
+    presented = credentials.credentials.strip() if credentials is not None else ""
+    return bool(expected and presented and token_matches(presented, expected))

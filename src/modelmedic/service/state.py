@@ -12,6 +12,7 @@ from modelmedic.config import Settings
 from modelmedic.schema import DatasetSchema
 
 if TYPE_CHECKING:
+    from modelmedic.service.live_monitor import LiveMonitor
     from modelmedic.service.log_writer import GroupCommitWriter
     from modelmedic.service.metrics import ServiceMetrics
     from modelmedic.service.monitoring import LiveReference
@@ -34,6 +35,7 @@ class ServiceState:
     writer: GroupCommitWriter | None = None
     served: ServedModel | None = None
     reference: LiveReference | None = None
+    monitor: LiveMonitor | None = None
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 

@@ -5,37 +5,56 @@ folder) or PostgreSQL (``DATABASE_URL``; Heroku's ``postgres://`` form is accept
 write returns only after its transaction committed, so an answered prediction survives a
 SIGKILL of the server right after.
 
-The schema is migrated on start by a small versioned migration table
-(``modelmedic_schema_version``): each migration runs once, in order, under a lock
-(``BEGIN IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so several workers
-starting together migrate once.
+Reads and writes use two engines. Writes (and migrations) take SQLite's write lock at
+once (``BEGIN IMMEDIATE``); reads open deferred transactions (``BEGIN``), so in WAL mode a
+long monitoring read never holds up a prediction being logged. On PostgreSQL every
+connection of the service carries a connect timeout, TCP keepalives and a statement
+timeout, the pool waits a bounded time, and a write commits only if it can still do so
+before its deadline (:class:`PredictionStoreTimeout` otherwise: nothing was stored).
 
-:meth:`PredictionStore.read_frame` returns the log shaped like the data set (a
-``DatetimeIndex`` of prediction times, the features, ``prediction`` and the target where
-labelled), which is what the monitor and ``/monitoring/*`` read.
+The schema is migrated on start (:mod:`~modelmedic.service.log_schema`): each migration
+runs once, in order, under a lock, so several workers starting together migrate once.
+
+:meth:`PredictionStore.read_frame` returns the log shaped like the data set, which is
+what ``modelmedic monitor`` reads; ``/monitoring/*`` read database aggregates instead
+(:mod:`~modelmedic.service.log_aggregates`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.schema import DatasetSchema, builtin_schema
-from modelmedic.service.database import PredictionStoreError, masked, normalize_database_url
+from modelmedic.service.database import (
+    LabelOutcome,
+    PredictionStoreError,
+    PredictionStoreTimeout,
+    Timeouts,
+    WriterLock,
+    create_log_engine,
+    masked,
+    normalize_database_url,
+)
+from modelmedic.service.log_schema import TABLE, define_tables, migrate_schema, naive_utc
 
 if TYPE_CHECKING:
     import pandas as pd
     from sqlalchemy import Connection, Engine, Table
 
-__all__ = ["PredictionStore", "PredictionStoreError", "masked", "normalize_database_url", "read_prediction_log"]
-
-TABLE = "prediction_log"
-VERSION_TABLE = "modelmedic_schema_version"
-_ADVISORY_LOCK_KEY = 0x6D6D_6C6F67  # "mmlog": serialises migrations on PostgreSQL
+__all__ = [
+    "TABLE",
+    "LabelOutcome",
+    "PredictionStore",
+    "PredictionStoreError",
+    "PredictionStoreTimeout",
+    "masked",
+    "normalize_database_url",
+    "read_prediction_log",
+]
 
 
 def _utcnow() -> dt.datetime:
@@ -49,7 +68,7 @@ class PredictionStore:
         url: A SQLAlchemy or Heroku database URL (see :func:`normalize_database_url`).
         feature_types: Feature name to ``int`` or ``float`` (the bike features by default).
         schema: The data set description used to shape :meth:`read_frame`.
-        connect_timeout: Seconds to wait for a PostgreSQL server.
+        timeouts: How long a write (and a read, on PostgreSQL) may take.
     """
 
     def __init__(
@@ -57,86 +76,36 @@ class PredictionStore:
         url: str,
         feature_types: Mapping[str, type] | None = None,
         schema: DatasetSchema | None = None,
-        connect_timeout: float = 5.0,
+        timeouts: Timeouts | None = None,
     ) -> None:
         from modelmedic.service.schemas import feature_column_types
 
         self.url = normalize_database_url(url, Path.cwd())
         self.feature_types = dict(feature_types or feature_column_types())
         self.schema = schema or builtin_schema("bike-hour")
-        self.connect_timeout = connect_timeout
-        self._engine: Engine | None = None
-        self._thread_lock = threading.Lock()
-        self._lock_file: Any = None
+        self.timeouts = timeouts or Timeouts()
+        self._engines: dict[bool, Engine] = {}  # writer? -> engine
+        self._write_lock = WriterLock(self.url)
         self.schema_version = 0
-        self.table: Table = self._define_table()
+        self.tables = define_tables(self.feature_types, self.schema)
+        self.table: Table = self.tables.predictions
+        self.corrections: Table = self.tables.corrections
 
     @classmethod
     def from_settings(cls, settings: Any) -> PredictionStore:
-        """The store named by ``settings.database_url`` (SQLite in the home folder by default)."""
+        """The store named by ``settings.database_url`` (SQLite in the home folder by default),
+        with the settings' database timeouts."""
         if not settings.database_url:
             settings.ensure_home()
-        return cls(normalize_database_url(settings.database_url, settings.home))
+        timeouts = Timeouts(write=settings.db_timeout_seconds, read=settings.db_read_timeout_seconds)
+        return cls(normalize_database_url(settings.database_url, settings.home), timeouts=timeouts)
 
     @property
     def is_sqlite(self) -> bool:
         """Whether the log is a SQLite file."""
         return self.url.startswith("sqlite")
 
-    @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        """Serialise SQLite writers: threads by a lock, processes by ``flock`` on a side file.
-
-        SQLite's own busy handler retries by sleeping (up to 100 ms a try), which gives
-        writers from several workers a long latency tail; a kernel lock wakes the next
-        writer as soon as the previous one committed. PostgreSQL needs none of this.
-        """
-        if not self.is_sqlite:
-            yield
-            return
-        with self._thread_lock:
-            try:
-                import fcntl
-            except ImportError:  # not POSIX: SQLite's busy handler alone
-                yield
-                return
-            if self._lock_file is None:
-                self._lock_file = open(f"{self.engine.url.database}.lock", "a+b")  # noqa: SIM115 - kept open
-            fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
-
     # -- schema ---------------------------------------------------------------------------
-
-    def _define_table(self) -> Table:
-        from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, String, Table
-
-        self.metadata = MetaData()
-        sql_type = {int: Integer, float: Float}
-        feature_columns = [Column(name, sql_type[kind](), nullable=False) for name, kind in self.feature_types.items()]
-        table = Table(
-            TABLE,
-            self.metadata,
-            Column("id", String(64), primary_key=True),
-            Column("created_at", DateTime(), nullable=False),
-            Column("model_version", String(64), nullable=False),
-            *feature_columns,
-            Column("prediction", Float(), nullable=False),
-            Column("cnt", Float(), nullable=True),
-            Column("labelled_at", DateTime(), nullable=True),
-        )
-        Index(f"ix_{TABLE}_created_at", table.c.created_at)
-        return table
-
-    def _migrations(self) -> list[Callable[[Connection], None]]:
-        """Migrations in order; migration ``i`` brings the schema to version ``i + 1``."""
-
-        def create_log(conn: Connection) -> None:
-            self.table.create(conn, checkfirst=True)
-
-        return [create_log]
 
     def migrate(self) -> int:
         """Apply pending migrations once (safe when several processes start together).
@@ -147,71 +116,94 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the database cannot be reached or refuses.
         """
-        from sqlalchemy import Column, DateTime, Integer, MetaData, Table, func, insert, select, text
         from sqlalchemy.exc import SQLAlchemyError
 
-        versions = Table(
-            VERSION_TABLE,
-            MetaData(),
-            Column("version", Integer, primary_key=True),
-            Column("applied_at", DateTime(), nullable=False),
-        )
-        migrations = self._migrations()
         try:
             with self.engine.begin() as conn:
-                if not self.is_sqlite:
-                    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _ADVISORY_LOCK_KEY})
-                versions.create(conn, checkfirst=True)
-                current = conn.execute(select(func.max(versions.c.version))).scalar() or 0
-                for number, migration in enumerate(migrations[current:], start=current + 1):
-                    migration(conn)
-                    conn.execute(insert(versions).values(version=number, applied_at=_utcnow()))
+                self.schema_version = migrate_schema(conn, self.tables, postgres=not self.is_sqlite)
         except SQLAlchemyError as exc:
             raise PredictionStoreError(self._explain(exc)) from None
-        self.schema_version = len(migrations)
         return self.schema_version
 
     # -- connection -----------------------------------------------------------------------
 
     @property
     def engine(self) -> Engine:
-        """The SQLAlchemy engine (created on first use)."""
-        if self._engine is None:
-            self._engine = self._create_engine()
-        return self._engine
+        """The engine of writes and migrations (created on first use).
 
-    def _create_engine(self) -> Engine:
-        from sqlalchemy import create_engine, event
+        Raises:
+            PredictionStoreError: when the URL names an unknown dialect or a missing driver.
+        """
+        return self._engine_for(writer=True)
 
-        if self.is_sqlite:
-            engine = create_engine(self.url, connect_args={"check_same_thread": False, "timeout": 30})
+    @property
+    def read_engine(self) -> Engine:
+        """The engine of reads: deferred transactions on SQLite, the read timeout on PostgreSQL.
 
-            @event.listens_for(engine, "connect")
-            def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-                # Let SQLAlchemy's "begin" event open transactions (pysqlite's own are lazy).
-                dbapi_connection.isolation_level = None
-                cursor = dbapi_connection.cursor()
-                cursor.execute("PRAGMA busy_timeout=30000")
-                cursor.execute("PRAGMA journal_mode=WAL")
-                cursor.execute("PRAGMA synchronous=FULL")  # a commit is on disk when it returns
-                cursor.close()
+        Raises:
+            PredictionStoreError: when the URL names an unknown dialect or a missing driver.
+        """
+        return self._engine_for(writer=False)
 
-            @event.listens_for(engine, "begin")
-            def _sqlite_begin(conn: Any) -> None:
-                # Take the write lock at once: no deadlock upgrading a read lock later.
-                conn.exec_driver_sql("BEGIN IMMEDIATE")
+    def _engine_for(self, writer: bool) -> Engine:
+        if writer not in self._engines:
+            self._engines[writer] = create_log_engine(self.url, self.timeouts, writer=writer)
+        return self._engines[writer]
 
-            return engine
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A connection in one read transaction: every query sees the same snapshot.
+
+        On SQLite in WAL mode it takes no lock a writer waits for; on PostgreSQL it is
+        ``REPEATABLE READ, READ ONLY``.
+
+        Raises:
+            PredictionStoreError: when the database cannot be read.
+        """
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
-            return create_engine(
-                self.url,
-                pool_pre_ping=True,
-                pool_size=5,
-                max_overflow=5,
-                connect_args={"connect_timeout": max(1, int(self.connect_timeout))},
-            )
-        except Exception as exc:  # unknown dialect, missing driver, malformed URL
-            raise PredictionStoreError(f"cannot use DATABASE_URL {masked(self.url)}: {exc}") from None
+            with self.read_engine.connect() as conn:
+                if not self.is_sqlite:
+                    conn = conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+                with conn.begin():
+                    yield conn
+        except SQLAlchemyError as exc:
+            raise PredictionStoreError(self._explain(exc)) from None
+
+    @contextmanager
+    def _writing(self, deadline: float | None) -> Iterator[Connection]:
+        """A write transaction that commits only before ``deadline`` (``time.monotonic()``).
+
+        Raises:
+            PredictionStoreTimeout: when the deadline passed before the commit (rolled back).
+            PredictionStoreError: when the write fails (rolled back).
+        """
+        import time
+
+        from sqlalchemy.exc import SQLAlchemyError
+
+        def expired() -> bool:
+            return deadline is not None and time.monotonic() >= deadline
+
+        try:
+            with self._write_lock.held(), self.engine.connect() as conn:
+                if expired():
+                    raise PredictionStoreTimeout(self.timeout_message())
+                with conn.begin() as transaction:
+                    yield conn
+                    if expired():  # never commit what the caller was told is not stored
+                        transaction.rollback()
+                        raise PredictionStoreTimeout(self.timeout_message())
+        except SQLAlchemyError as exc:
+            raise PredictionStoreError(self._explain(exc)) from None
+
+    def timeout_message(self) -> str:
+        """What a caller is told when a write missed its deadline."""
+        return (
+            f"the prediction log at {masked(self.url)} did not answer within "
+            f"{self.timeouts.write:g} s (MODELMEDIC_DB_TIMEOUT_SECONDS): nothing was stored"
+        )
 
     def _explain(self, exc: Exception) -> str:
         reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
@@ -241,7 +233,7 @@ class PredictionStore:
     def ping(self) -> bool:
         """Whether the database answers a trivial query now."""
         try:
-            with self.engine.connect() as conn:
+            with self.read_engine.connect() as conn:
                 conn.exec_driver_sql("SELECT 1")
             return True
         except Exception:
@@ -249,64 +241,92 @@ class PredictionStore:
 
     def close(self) -> None:
         """Release every pooled connection."""
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-        if self._lock_file is not None:
-            self._lock_file.close()
-            self._lock_file = None
+        for engine in self._engines.values():
+            engine.dispose()
+        self._engines.clear()
+        self._write_lock.close()
 
     # -- writes ---------------------------------------------------------------------------
 
-    def log_predictions(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def log_predictions(self, rows: Sequence[Mapping[str, Any]], deadline: float | None = None) -> None:
         """Insert prediction rows in one transaction; return once it is committed.
 
         Each row holds ``id``, ``created_at``, ``model_version``, the features and
         ``prediction``.
 
+        Args:
+            rows: The predictions.
+            deadline: ``time.monotonic()`` after which the transaction must not commit.
+
         Raises:
+            PredictionStoreTimeout: when the deadline passed first (nothing stored).
             PredictionStoreError: when the write fails (nothing of ``rows`` is stored).
         """
-        from sqlalchemy.exc import SQLAlchemyError
-
         if not rows:
             return
-        try:
-            with self._write_lock(), self.engine.begin() as conn:
-                conn.execute(self.table.insert(), list(rows))
-        except SQLAlchemyError as exc:
-            raise PredictionStoreError(self._explain(exc)) from None
+        with self._writing(deadline) as conn:
+            conn.execute(self.table.insert(), list(rows))
 
-    def record_feedback(self, labels: Mapping[str, float]) -> tuple[int, list[str]]:
-        """Store the actual target of earlier predictions (``id -> cnt``) in one transaction.
-
-        Returns:
-            ``(accepted, unknown)``: how many ids were labelled and the ids not in the log
-            (for which nothing is stored), in the order given.
+    def forget_predictions(self, ids: Sequence[str]) -> None:
+        """Delete the predictions ``ids`` (a commit that landed after its caller gave up).
 
         Raises:
+            PredictionStoreError: when the delete fails.
+        """
+        if ids:
+            with self._writing(None) as conn:
+                conn.execute(self.table.delete().where(self.table.c.id.in_(list(ids))))
+
+    def record_feedback(self, labels: Mapping[str, float], deadline: float | None = None) -> LabelOutcome:
+        """Store the actual target of earlier predictions (``id -> cnt``) in one transaction.
+
+        A label for a prediction labelled before with another value is a correction: the
+        log holds the new value, and the table ``label_corrections`` keeps the replaced
+        one with both times. The same value sent again changes nothing.
+
+        Args:
+            labels: Prediction id to its actual target.
+            deadline: ``time.monotonic()`` after which the transaction must not commit.
+
+        Returns:
+            A :class:`LabelOutcome` (labelled, unknown and corrected ids).
+
+        Raises:
+            PredictionStoreTimeout: when the deadline passed first (nothing stored).
             PredictionStoreError: when the write fails.
         """
         from sqlalchemy import bindparam, select, update
-        from sqlalchemy.exc import SQLAlchemyError
 
         if not labels:
-            return 0, []
+            return LabelOutcome(0, [], [])
         ids = list(labels)
         now = _utcnow()
-        try:
-            with self._write_lock(), self.engine.begin() as conn:
-                known = set(conn.execute(select(self.table.c.id).where(self.table.c.id.in_(ids))).scalars())
-                if known:
-                    statement = (
-                        update(self.table)
-                        .where(self.table.c.id == bindparam("label_id"))
-                        .values(cnt=bindparam("label_cnt"), labelled_at=now)
-                    )
-                    conn.execute(statement, [{"label_id": i, "label_cnt": float(labels[i])} for i in ids if i in known])
-        except SQLAlchemyError as exc:
-            raise PredictionStoreError(self._explain(exc)) from None
-        return len(known), [i for i in ids if i not in known]
+        t = self.table
+        with self._writing(deadline) as conn:
+            query = select(t.c.id, t.c.cnt, t.c.labelled_at).where(t.c.id.in_(ids))
+            known = {row.id: row for row in conn.execute(query)}
+            changed = [i for i in ids if i in known and known[i].cnt != float(labels[i])]
+            corrected = [i for i in changed if known[i].cnt is not None]
+            if corrected:
+                conn.execute(
+                    self.corrections.insert(),
+                    [
+                        {
+                            "prediction_id": i,
+                            "previous_cnt": known[i].cnt,
+                            "previous_labelled_at": known[i].labelled_at,
+                            "cnt": float(labels[i]),
+                            "labelled_at": now,
+                        }
+                        for i in corrected
+                    ],
+                )
+            if changed:
+                statement = (
+                    update(t).where(t.c.id == bindparam("label_id")).values(cnt=bindparam("label_cnt"), labelled_at=now)
+                )
+                conn.execute(statement, [{"label_id": i, "label_cnt": float(labels[i])} for i in changed])
+        return LabelOutcome(len(known), [i for i in ids if i not in known], corrected)
 
     # -- reads ----------------------------------------------------------------------------
 
@@ -314,14 +334,14 @@ class PredictionStore:
         """Number of predictions in the log."""
         from sqlalchemy import func, select
 
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return int(conn.execute(select(func.count()).select_from(self.table)).scalar() or 0)
 
     def ids(self) -> set[str]:
         """Every prediction id in the log."""
         from sqlalchemy import select
 
-        with self.engine.connect() as conn:
+        with self.reading() as conn:
             return set(conn.execute(select(self.table.c.id)).scalars())
 
     def read_frame(
@@ -340,20 +360,16 @@ class PredictionStore:
         """
         import pandas as pd
         from sqlalchemy import select
-        from sqlalchemy.exc import SQLAlchemyError
 
         t = self.table
         columns = ["created_at", *self.feature_types, "prediction", "cnt", "model_version", "id"]
         query = select(*(t.c[c] for c in columns)).order_by(t.c.created_at, t.c.id)
         if since is not None:
-            query = query.where(t.c.created_at >= _naive_utc(since))
+            query = query.where(t.c.created_at >= naive_utc(since))
         if until is not None:
-            query = query.where(t.c.created_at < _naive_utc(until))
-        try:
-            with self.engine.connect() as conn:
-                rows = conn.execute(query).all()
-        except SQLAlchemyError as exc:
-            raise PredictionStoreError(self._explain(exc)) from None
+            query = query.where(t.c.created_at < naive_utc(until))
+        with self.reading() as conn:
+            rows = conn.execute(query).all()
         frame = pd.DataFrame.from_records(rows, columns=columns)
         frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("created_at")), name="datetime")
         for name, kind in self.feature_types.items():
@@ -365,18 +381,6 @@ class PredictionStore:
             if col in frame:
                 frame[col] = frame[col].astype("category")
         return frame
-
-
-def _naive_utc(value: dt.datetime | str) -> dt.datetime:
-    """A naive UTC datetime (as stored) from an aware/naive datetime or an ISO string."""
-    if isinstance(value, str):
-        value = dt.datetime.fromisoformat(value)
-    if value.tzinfo is not None:
-        try:
-            value = value.astimezone(dt.UTC).replace(tzinfo=None)
-        except OverflowError:  # within a day of year 1 or 9999: the edge of time is as good
-            value = dt.datetime.min if value.year == dt.MINYEAR else dt.datetime.max
-    return value
 
 
 def read_prediction_log(
@@ -391,9 +395,9 @@ def read_prediction_log(
     """
     from sqlalchemy import inspect
 
-    store = PredictionStore(database_url)
+    store = PredictionStore(database_url, timeouts=Timeouts(read=None))  # a batch job: reads unbounded
     try:
-        if not inspect(store.engine).has_table(TABLE):
+        if not inspect(store.read_engine).has_table(TABLE):
             raise PredictionStoreError(
                 f"{masked(store.url)} holds no prediction log: start 'modelmedic serve' on it first"
             )

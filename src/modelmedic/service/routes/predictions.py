@@ -1,13 +1,14 @@
 """``POST /predict`` and ``POST /feedback``: predictions in, labels back, all logged."""
 
+import asyncio
 import datetime as dt
+import time
 import uuid
 from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, status
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from modelmedic.service.schemas import (
     EXAMPLE_INSTANCE,
@@ -22,8 +23,24 @@ from modelmedic.service.schemas import (
 )
 from modelmedic.service.security import require_token
 from modelmedic.service.state import ServiceState, get_state
+from modelmedic.service.store import PredictionStoreTimeout
 
-UNAVAILABLE = {503: {"model": ErrorBody, "description": "No model loaded or prediction log unavailable."}}
+UNAVAILABLE = {
+    503: {"model": ErrorBody, "description": "No model loaded, or the prediction log unavailable: nothing stored."}
+}
+LABEL_MAX_FACTOR = 100  # the default plausible maximum: this times the reference's largest target
+LABEL_MAX_WITHOUT_REFERENCE = 1e6
+
+
+def label_limit(state: ServiceState) -> float:
+    """The largest label ``/feedback`` accepts: ``MODELMEDIC_LABEL_MAX``, else 100 times the
+    reference's largest target, else (no reference known) a million."""
+    if state.settings.label_max is not None:
+        return state.settings.label_max
+    reference = state.reference
+    if reference is not None and reference.target_max is not None:
+        return LABEL_MAX_FACTOR * reference.target_max
+    return LABEL_MAX_WITHOUT_REFERENCE
 
 
 def predictions_router(max_batch: int) -> APIRouter:
@@ -75,16 +92,41 @@ def predictions_router(max_batch: int) -> APIRouter:
     async def feedback(body: feedback_body, state: ServiceState = Depends(get_state)) -> Any:
         """Record the actual count of earlier predictions: one ``{id, cnt}`` or a list.
 
+        Labels must lie between 0 and the plausible maximum (``MODELMEDIC_LABEL_MAX``,
+        default 100 times the reference's largest count), else 422 and nothing is stored.
         Ids the log does not know are listed in ``unknown`` and nothing is stored for them.
+        A different label for a prediction labelled before corrects it: listed in
+        ``corrected``, the earlier label kept; the same label again changes nothing.
         """
-        if state.store is None:
+        store = state.store
+        if store is None:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, "the prediction log is not open")
         items = [body] if isinstance(body, Feedback) else body
+        limit = label_limit(state)
+        implausible = [
+            {
+                "field": "cnt" if isinstance(body, Feedback) else f"[{i}].cnt",
+                "loc": ["body", "cnt"] if isinstance(body, Feedback) else ["body", i, "cnt"],
+                "msg": f"{item.cnt:g} is above the plausible maximum {limit:g} (MODELMEDIC_LABEL_MAX)",
+                "type": "less_than_equal",
+            }
+            for i, item in enumerate(items)
+            if item.cnt > limit
+        ]
+        if implausible:
+            return JSONResponse({"detail": implausible}, status_code=status.HTTP_422_UNPROCESSABLE_CONTENT)
         labels = {item.id: item.cnt for item in items}
-        accepted, unknown = await run_in_threadpool(state.store.record_feedback, labels)
-        state.metrics.feedback.inc(accepted)
-        state.metrics.feedback_unknown.inc(len(unknown))
-        return FeedbackResponse(accepted=accepted, unknown=unknown)
+        timeout = state.settings.db_timeout_seconds
+        deadline = time.monotonic() + timeout
+        work = asyncio.get_running_loop().run_in_executor(None, store.record_feedback, labels, deadline)
+        try:  # the thread commits only before the deadline: a 503 here means nothing was stored
+            outcome = await asyncio.wait_for(work, timeout)
+        except TimeoutError:
+            raise PredictionStoreTimeout(store.timeout_message()) from None
+        state.metrics.feedback.inc(outcome.accepted)
+        state.metrics.feedback_unknown.inc(len(outcome.unknown))
+        state.metrics.label_corrections.inc(len(outcome.corrected))
+        return FeedbackResponse(accepted=outcome.accepted, unknown=outcome.unknown, corrected=outcome.corrected)
 
     return router
 
