@@ -11,7 +11,8 @@
 - the master imports the heavy libraries (import only: no fit, no predict, no thread
   pool) so that their pages are shared copy-on-write by the workers;
 - Prometheus counters are shared by the workers through ``PROMETHEUS_MULTIPROC_DIR``
-  (a fresh temporary folder unless set), so ``/metrics`` counts the whole dyno.
+  (so ``/metrics`` counts the whole dyno), and ``POST /admin/reload`` reaches every worker
+  through ``MODELMEDIC_RELOAD_DIR`` (fresh temporary folders unless set).
 """
 
 from __future__ import annotations
@@ -31,8 +32,9 @@ graceful_timeout = 20  # Heroku waits 30 s after SIGTERM before SIGKILL
 keepalive = 5
 control_socket_disable = True  # gunicorn >= 26: no ~/.gunicorn socket shared by every server
 
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="modelmedic-metrics-")
+for _variable, _prefix in (("PROMETHEUS_MULTIPROC_DIR", "metrics"), ("MODELMEDIC_RELOAD_DIR", "reload")):
+    if not os.environ.get(_variable):  # folders shared by this master's workers
+        os.environ[_variable] = tempfile.mkdtemp(prefix=f"modelmedic-{_prefix}-")
 
 
 def preload() -> None:
@@ -75,7 +77,10 @@ def _exit(message: str, code: int) -> None:
 
 
 def child_exit(_server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges from the shared metrics."""
+    """Drop a dead worker's live gauges and its record of the model it served."""
     from prometheus_client import multiprocess
 
+    from modelmedic.service.model_refresh import forget_worker
+
     multiprocess.mark_process_dead(worker.pid)
+    forget_worker(os.environ["MODELMEDIC_RELOAD_DIR"], worker.pid)
