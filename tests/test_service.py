@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Iterator
@@ -31,10 +32,12 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def service_settings(home: Path, log: Path, **values: Any) -> Settings:
+    """Settings of an app served in this process; no refresh, whose store check would point
+    MLflow's process-wide URI at ``home`` while another test trains into its own store."""
     with pytest.MonkeyPatch.context() as patch:
         for var in CLEARED_ENV:
             patch.delenv(var, raising=False)
-        return Settings(home=home, database_url=f"sqlite:///{log}", **values)
+        return Settings(home=home, database_url=f"sqlite:///{log}", **{"model_refresh_seconds": 0, **values})
 
 
 @pytest.fixture(scope="module")
@@ -293,7 +296,7 @@ def test_a_broken_log_answers_503_without_leaking_sql(champion_home: Path, tmp_p
 def test_reload_swaps_the_champion_without_dropping_requests(trained, settings: Settings, bike, bike_schema) -> None:
     from modelmedic.training import train_and_register
 
-    app = create_app(settings.model_copy(update={"api_token": TOKEN}))
+    app = create_app(settings.model_copy(update={"api_token": TOKEN, "model_refresh_seconds": 0}))
     statuses: list[int] = []
     versions: set[str] = set()
     stop = threading.Event()
@@ -321,7 +324,13 @@ def test_reload_swaps_the_champion_without_dropping_requests(trained, settings: 
             worker.join(30)
 
     assert reload.status_code == 200
-    assert reload.json() == {"previous_version": "1", "model_version": "2", "uri": "models:/bike-demand@champion"}
+    assert reload.json() == {
+        "previous_version": "1",
+        "model_version": "2",
+        "uri": "models:/bike-demand@champion",
+        "workers": {str(os.getpid()): "2"},
+        "complete": True,
+    }
     assert after == "2"
     assert statuses and set(statuses) == {200}
     assert versions <= {"1", "2"}

@@ -609,6 +609,12 @@ def serve_command(
         return
     with err.status("preparing the prediction log and the model…" if prepare else "checking the model and the log…"):
         report = preflight(settings, train_if_missing=prepare)
+        if check:  # the model itself, loaded as a worker loads it (trusted format) and proved
+            from modelmedic.service.lifecycle import service_schema
+            from modelmedic.service.predictor import load_served_model
+            from modelmedic.service.schemas import FEATURE_NAMES
+
+            load_served_model(settings, service_schema(), FEATURE_NAMES)
     if check or prepare:
         out.print(f"[green]✓[/] {report.line()}", highlight=False)
         return

@@ -80,6 +80,22 @@ class Settings(BaseSettings):
         description="Prediction log database; default: sqlite in the home folder.",
     )
     model_uri: str | None = Field(default=None, description="MLflow model URI to serve.")
+    trust_pickle: bool = Field(
+        default=False,
+        description="Load models saved with pickle or cloudpickle, whose loader runs code from the file "
+        "(only for models you trust); otherwise only skops models of trusted scikit-learn types load.",
+    )
+    model_refresh_seconds: float = Field(
+        default=60,
+        ge=0,
+        description="How often each worker checks the registry alias it serves and swaps in a new "
+        "version (0: never; a MODELMEDIC_MODEL_URI that is not an alias is never refreshed).",
+    )
+    reload_dir: Path | None = Field(
+        default=None,
+        description="Folder shared by the workers of one server to spread POST /admin/reload "
+        "(the gunicorn configuration creates one).",
+    )
     api_token: str | None = Field(default=None, description="Bearer token for /feedback, /admin.")
     max_batch: int = Field(default=1000, ge=1, description="Most instances per /predict call.")
     seed: int = Field(default=42, description="Random seed for training.")

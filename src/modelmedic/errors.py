@@ -34,6 +34,22 @@ class ModelNotFoundError(ModelmedicError):
     """No trained model is available where one was expected."""
 
 
+class UntrustedModelError(ModelmedicError):
+    """A model is stored in a format whose loader can run code, and loading it was not allowed."""
+
+
+class ModelRejectedError(ModelmedicError):
+    """A model loaded but failed its proof (no ``predict``, wrong shape, non-finite values).
+
+    Attributes:
+        reason: A short label of the failure (``no_predict``, ``shape``, ``non_finite``…).
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class TrackingError(ModelmedicError):
     """The MLflow tracking store cannot be reached or refused an operation."""
 

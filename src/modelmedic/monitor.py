@@ -88,6 +88,7 @@ def resolve_model(model: Any, model_uri: str | None, settings: Settings) -> tupl
 
     Raises:
         ModelNotFoundError: when no model is found.
+        UntrustedModelError: when the model is saved in a format whose loader can run code.
     """
     from modelmedic import tracking
 
@@ -98,7 +99,7 @@ def resolve_model(model: Any, model_uri: str | None, settings: Settings) -> tupl
         model_uri, version = tracking.champion(settings)
     elif ref := tracking.registry_ref(model_uri):
         version = ref.version
-    return tracking.load_model(model_uri, settings), model_uri, version
+    return tracking.load_trusted_model(model_uri, settings).model, model_uri, version
 
 
 def drift_options(

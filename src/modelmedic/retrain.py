@@ -101,6 +101,7 @@ def champion_deployment(
 
     Raises:
         ModelNotFoundError: when there is no champion.
+        UntrustedModelError: when it is saved in a format whose loader can run code.
         DataError: when its training period is not in the data.
     """
     import pandas as pd
@@ -118,7 +119,7 @@ def champion_deployment(
     cutoff = pd.Timestamp(params["label_cutoff"]) if "label_cutoff" in params else day_end(end)
     deployed_at = pd.Timestamp(params["deployed_at"]) if "deployed_at" in params else cutoff + label_delay
     training = select_period(frame, start, end)
-    model = tracking.load_model(uri, settings)
+    model = tracking.load_trusted_model(uri, settings).model
     info = {"version": version, "uri": uri, "kind": params.get("model_kind", "hgb")}
     return Deployment(f"champion-v{version}", model, training, cutoff, deployed_at, schema=schema), info
 

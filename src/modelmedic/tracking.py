@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from modelmedic.config import Settings, get_settings
-from modelmedic.errors import ModelNotFoundError, TrackingError
+from modelmedic.errors import ModelNotFoundError, TrackingError, UntrustedModelError
 from modelmedic.secrets import masked, masked_text
 from modelmedic.tracking_store import (
     NOT_FOUND_CODES,
@@ -247,10 +247,15 @@ def trusted_types(model: Any) -> list[str]:
     import skops.io
 
     untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    foreign = [t for t in untrusted if not t.startswith(_TRUSTED_PREFIXES) and t not in _TRUSTED_EXACT]
+    foreign = _foreign_types(untrusted)
     if foreign:
         raise TrackingError(f"the model holds types modelmedic does not trust for skops: {', '.join(foreign)}")
     return list(untrusted)
+
+
+def _foreign_types(types: Iterable[str]) -> list[str]:
+    """The ``types`` outside what modelmedic trusts skops with (scikit-learn, numpy, scipy)."""
+    return [t for t in types if not t.startswith(_TRUSTED_PREFIXES) and t not in _TRUSTED_EXACT]
 
 
 def log_model(model: Any, input_example: pd.DataFrame, name: str = "model") -> Any:
@@ -357,3 +362,89 @@ def load_model(model_uri: str, settings: Settings | None = None, *, create: bool
         raise ModelNotFoundError(
             f"cannot load model {masked(model_uri)}: {masked_text(str(exc))}; run 'modelmedic train' first"
         ) from None
+
+
+class TrustedModel(NamedTuple):
+    """A model loaded by :func:`load_trusted_model` and the input example saved with it."""
+
+    model: Any
+    input_example: pd.DataFrame | None
+
+
+def load_trusted_model(model_uri: str, settings: Settings | None = None) -> TrustedModel:
+    """Load a model only in a format whose loader cannot run code, unless the user opted in.
+
+    The model's ``MLmodel`` must name the ``sklearn`` flavor saved with skops; the file is
+    loaded trusting only the scikit-learn, numpy and scipy types it holds (the list
+    :func:`log_model` trusts when saving), never the list the model carries itself. Other
+    flavors and serializations (pickle, cloudpickle, a custom pyfunc loader, bundled code)
+    load only with ``MODELMEDIC_TRUST_PICKLE=1`` (``settings.trust_pickle``).
+
+    Returns:
+        The model and its saved input example (``None`` when it has none).
+
+    Raises:
+        ModelNotFoundError: when nothing loads from ``model_uri``.
+        UntrustedModelError: when the model's format or types are not trusted.
+    """
+    import tempfile
+
+    import mlflow.artifacts
+    from mlflow.exceptions import MlflowException
+    from mlflow.models import Model
+
+    settings = settings or get_settings()
+    configure(settings)
+    with tempfile.TemporaryDirectory(prefix="modelmedic-model-") as folder:
+        try:
+            local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder))
+            meta = Model.load(str(local))
+        except (MlflowException, OSError) as exc:
+            error = store_error(exc, settings) if unreachable_reason(exc) else None
+            if error is not None:
+                raise error from None
+            raise ModelNotFoundError(
+                f"cannot load model {masked(model_uri)}: {masked_text(str(exc))}; run 'modelmedic train' first"
+            ) from None
+        try:
+            example = meta.load_input_example(str(local))
+        except Exception:  # no example saved, or one in another form: the caller uses its own
+            example = None
+        if settings.trust_pickle:
+            model = load_model(str(local), settings)
+        else:
+            model = _load_skops(meta.flavors, local, model_uri)
+    import pandas as pd
+
+    return TrustedModel(model, example if isinstance(example, pd.DataFrame) else None)
+
+
+def _load_skops(flavors: Mapping[str, Any], local: Path, model_uri: str) -> Any:
+    """Load the skops file of the ``sklearn`` flavor in ``local``, trusting only our types."""
+    import skops.io
+
+    sklearn_flavor, pyfunc = flavors.get("sklearn") or {}, flavors.get("python_function") or {}
+    path = (local / str(sklearn_flavor.get("pickled_model", ""))).resolve()
+    problem, untrusted = "", []
+    if not sklearn_flavor:
+        problem = f"it is not a scikit-learn model (flavors: {', '.join(flavors) or 'none'})"
+    elif sklearn_flavor.get("serialization_format") != "skops":
+        problem = f"it is saved with {sklearn_flavor.get('serialization_format') or 'pickle'}"
+    elif pyfunc.get("loader_module", "mlflow.sklearn") != "mlflow.sklearn" or sklearn_flavor.get("code"):
+        problem = f"it brings its own code (loader {pyfunc.get('loader_module')})"
+    elif not path.is_file() or not path.is_relative_to(local.resolve()):
+        problem = "its skops file is missing"
+    try:
+        untrusted = [] if problem else skops.io.get_untrusted_types(file=path)
+        if foreign := _foreign_types(untrusted):
+            problem = f"it holds types modelmedic does not trust ({', '.join(foreign)})"
+        if problem:
+            raise UntrustedModelError(
+                f"refusing model {masked(model_uri)}: {problem}, whose loader can run code; "
+                "set MODELMEDIC_TRUST_PICKLE=1 only if you trust where it comes from"
+            )
+        return skops.io.load(path, trusted=untrusted)
+    except UntrustedModelError:
+        raise
+    except Exception as exc:  # a damaged file: skops raises many kinds
+        raise ModelNotFoundError(f"cannot load model {masked(model_uri)}: {masked_text(str(exc))}") from None

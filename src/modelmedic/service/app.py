@@ -10,6 +10,8 @@ Run it with ``modelmedic serve``, or as the Procfile does::
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,6 +30,8 @@ from modelmedic.service.lifecycle import load_model_and_reference, open_store, s
 from modelmedic.service.live_monitor import LiveMonitor
 from modelmedic.service.log_writer import GroupCommitWriter
 from modelmedic.service.metrics import MetricsMiddleware, ServiceMetrics
+from modelmedic.service.model_refresh import WorkerBoard, failure_reason, refresh_loop
+from modelmedic.service.predictor import followed_alias
 from modelmedic.service.routes import admin, monitoring, predictions
 from modelmedic.service.routes import status as status_routes
 from modelmedic.service.state import ServiceState
@@ -59,9 +63,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await run_in_threadpool(_start, state)
+        if state.board is not None or (settings.model_refresh_seconds > 0 and followed_alias(settings)):
+            state.refresh_task = asyncio.create_task(refresh_loop(state), name="model-refresh")
         try:
             yield
         finally:
+            if state.refresh_task is not None:
+                state.refresh_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await state.refresh_task
             _stop(state)
 
     app = FastAPI(
@@ -86,9 +96,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 
 def _start(state: ServiceState) -> None:
-    """Open the log, load the model and its reference, start the log writer."""
+    """Open the log, load and prove the model, fit its reference, start the log writer.
+
+    Raises:
+        ModelmedicError: when the model is missing, untrusted or fails its proof.
+    """
     state.store = open_store(state.settings)
-    state.served, state.reference = load_model_and_reference(state.settings, state.schema)
+    if state.settings.reload_dir is not None:
+        state.board = WorkerBoard(state.settings.reload_dir)
+        state.generation = state.board.generation()[0]
+        state.board.changed()  # the generation as it is now is applied by loading the model
+    try:
+        state.served, state.reference = load_model_and_reference(state.settings, state.schema)
+    except ModelmedicError as exc:
+        state.metrics.reload_failures.labels(failure_reason(exc), "start").inc()
+        raise
+    state.metrics.reloads.labels("start").inc()
+    if state.board is not None:
+        state.board.report(state.served.version, state.generation)
     state.writer = GroupCommitWriter(state.store).start()
     state.monitor = LiveMonitor(state).start()  # the drift gauge's own scheduled measurement
     logger.info("serving model %s version %s", state.served.uri, state.served.version)

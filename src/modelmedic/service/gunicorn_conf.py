@@ -5,14 +5,19 @@
 - before any worker starts, the master runs :func:`~modelmedic.service.lifecycle.preflight`
   once: it migrates the prediction log (so workers never race to) and checks that a model
   exists. A missing model or an unreachable ``DATABASE_URL`` stops the process with one
-  line naming the fix. With ``MODELMEDIC_TRAIN_ON_BOOT=true`` a missing model is trained
-  instead (a dyno's disk is not shared with the release phase: see the README);
+  line naming the fix. The master never trains and never predicts: a thread pool used
+  before ``fork`` (OpenMP's, which gradient boosting uses) hangs the workers' predictions.
+  The model is trained by the release phase (``modelmedic serve --prepare``);
+- the master imports the heavy libraries (import only: no fit, no predict, no thread
+  pool) so that their pages are shared copy-on-write by the workers;
 - Prometheus counters are shared by the workers through ``PROMETHEUS_MULTIPROC_DIR``
-  (a fresh temporary folder unless set), so ``/metrics`` counts the whole dyno.
+  (so ``/metrics`` counts the whole dyno), and ``POST /admin/reload`` reaches every worker
+  through ``MODELMEDIC_RELOAD_DIR`` (fresh temporary folders unless set).
 """
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 import tempfile
@@ -27,29 +32,55 @@ graceful_timeout = 20  # Heroku waits 30 s after SIGTERM before SIGKILL
 keepalive = 5
 control_socket_disable = True  # gunicorn >= 26: no ~/.gunicorn socket shared by every server
 
-if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="modelmedic-metrics-")
+for _variable, _prefix in (("PROMETHEUS_MULTIPROC_DIR", "metrics"), ("MODELMEDIC_RELOAD_DIR", "reload")):
+    if not os.environ.get(_variable):  # folders shared by this master's workers
+        os.environ[_variable] = tempfile.mkdtemp(prefix=f"modelmedic-{_prefix}-")
+
+
+def preload() -> None:
+    """Import what every worker imports, so the workers share those pages (import only)."""
+    import mlflow.sklearn  # noqa: F401  (heavy imports, shared copy-on-write by the workers)
+    import pandas  # noqa: F401
+    import prometheus_client  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+    import skops.io  # noqa: F401
+
+    import modelmedic.drift.fast
+    import modelmedic.drift.profile
+    import modelmedic.service.app  # noqa: F401
 
 
 def on_starting(server: Any) -> None:
     """Prepare the log and find the model before forking workers; exit on a user error."""
     from modelmedic.cli import quiet_libraries
     from modelmedic.config import get_settings
-    from modelmedic.errors import ModelmedicError
+    from modelmedic.errors import ModelmedicError, ModelNotFoundError
     from modelmedic.service.lifecycle import preflight
 
     quiet_libraries()
-    train = os.environ.get("MODELMEDIC_TRAIN_ON_BOOT", "").strip().lower() in TRUE
+    if os.environ.get("MODELMEDIC_TRAIN_ON_BOOT", "").strip().lower() in TRUE:
+        server.log.warning("MODELMEDIC_TRAIN_ON_BOOT is ignored: the web process never trains (the release phase does)")
+    preload()
     try:
-        report = preflight(get_settings(), train_if_missing=train)
+        report = preflight(get_settings())
+    except ModelNotFoundError as exc:
+        _exit(f"{exc} (on Heroku the release phase, 'modelmedic serve --prepare', trains it)", exc.exit_code)
     except ModelmedicError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        sys.exit(exc.exit_code or 1)
+        _exit(str(exc), exc.exit_code)
     server.log.info(report.line())
+    gc.freeze()  # the workers' collector leaves the master's objects (and their shared pages) alone
+
+
+def _exit(message: str, code: int) -> None:
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    sys.exit(code or 1)
 
 
 def child_exit(_server: Any, worker: Any) -> None:
-    """Drop a dead worker's live gauges from the shared metrics."""
+    """Drop a dead worker's live gauges and its record of the model it served."""
     from prometheus_client import multiprocess
 
+    from modelmedic.service.model_refresh import forget_worker
+
     multiprocess.mark_process_dead(worker.pid)
+    forget_worker(os.environ["MODELMEDIC_RELOAD_DIR"], worker.pid)

@@ -32,13 +32,17 @@ def service_schema() -> DatasetSchema:
     return builtin_schema(SERVICE_SCHEMA)
 
 
-def load_model_and_reference(settings: Settings, schema: DatasetSchema) -> tuple[ServedModel, LiveReference]:
-    """Load the model to serve and fit the live drift reference for it.
+def load_model_and_reference(
+    settings: Settings, schema: DatasetSchema, version: str | None = None
+) -> tuple[ServedModel, LiveReference]:
+    """Load the model to serve (``version`` of the followed alias if given), prove it and fit
+    the live drift reference for it.
 
     Raises:
         ModelNotFoundError: when there is no model to serve.
+        UntrustedModelError, ModelRejectedError: when the model is refused.
     """
-    served = load_served_model(settings, schema, FEATURE_NAMES)
+    served = load_served_model(settings, schema, FEATURE_NAMES, version)
     return served, load_reference(settings, served, schema)
 
 
@@ -90,7 +94,7 @@ def preflight(settings: Settings, *, train_if_missing: bool = False) -> Prefligh
     try:
         if settings.model_uri:
             served_uri = settings.model_uri
-            tracking.load_model(served_uri, settings)
+            tracking.load_trusted_model(served_uri, settings)
             version = "-"
         else:
             served_uri, version = tracking.champion(settings)

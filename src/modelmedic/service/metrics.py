@@ -76,6 +76,20 @@ class ServiceMetrics:
             multiprocess_mode="mostrecent",
         )
 
+        self.reloads = Counter(
+            "modelmedic_model_reloads",
+            "Models proved and swapped in, by trigger (start, admin, signal, refresh).",
+            ["trigger"],
+            registry=register,
+        )
+        self.reload_failures = Counter(
+            "modelmedic_model_reload_failures",
+            "Models refused (the served one kept), by reason (untrusted, not_found, no_predict, "
+            "predict_error, shape, non_finite, store) and trigger.",
+            ["reason", "trigger"],
+            registry=register,
+        )
+
     def render(self) -> bytes:
         """The Prometheus text exposition of every collector."""
         from prometheus_client import generate_latest

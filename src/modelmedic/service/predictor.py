@@ -14,13 +14,18 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from modelmedic.config import Settings
-from modelmedic.errors import ModelNotFoundError
+from modelmedic.errors import ModelNotFoundError, ModelRejectedError
 from modelmedic.schema import DatasetSchema
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from modelmedic.tracking import RegistryRef
 
 MatrixPredictor = Callable[[np.ndarray], np.ndarray]
 
@@ -185,35 +190,110 @@ def _describe(uri: str, settings: Settings) -> tuple[str, str | None, dict[str, 
     return version or (run_id or "local"), run_id, info
 
 
-def load_served_model(settings: Settings, schema: DatasetSchema, columns: Sequence[str]) -> ServedModel:
-    """Load the model to serve: ``settings.model_uri``, else the registry's champion.
+def followed_alias(settings: Settings) -> RegistryRef | None:
+    """The registry alias the service follows (the champion unless ``model_uri`` pins another
+    source); ``None`` when ``MODELMEDIC_MODEL_URI`` names a fixed version, run or path."""
+    from modelmedic import tracking
 
-    A champion is loaded by its version number, so a champion moved meanwhile cannot
-    mix two models.
+    ref = tracking.registry_ref(settings.model_uri or f"models:/{settings.model_name}@{tracking.CHAMPION}")
+    return ref if ref is not None and ref.alias else None
+
+
+def alias_version(settings: Settings, ref: RegistryRef) -> str:
+    """The version the registry alias ``ref`` points at now.
+
+    Raises:
+        ModelNotFoundError: when the alias names no version; the message names ``modelmedic train``.
+        TrackingError: when the store cannot be reached.
+    """
+    from modelmedic import tracking
+
+    if ref.alias == tracking.CHAMPION and ref.name == settings.model_name:
+        return tracking.champion(settings)[1]
+    with tracking.store_errors(settings):
+        return str(tracking.client(settings).get_model_version_by_alias(ref.name, str(ref.alias)).version)
+
+
+def load_served_model(
+    settings: Settings, schema: DatasetSchema, columns: Sequence[str], version: str | None = None
+) -> ServedModel:
+    """Load the model to serve and prove it: ``settings.model_uri``, else the registry's champion.
+
+    A registry alias is resolved to its version first and that version is loaded, so an
+    alias moved meanwhile cannot mix two models. The model is loaded only in a trusted
+    format (:func:`modelmedic.tracking.load_trusted_model`) and must predict its saved
+    input example (else :data:`EXAMPLE_INSTANCE`) with one finite value per row.
+
+    Args:
+        settings: The service's settings.
+        schema: The data set description of the requests.
+        columns: The request's feature names, in matrix column order.
+        version: Load this version of the followed alias's model instead of the alias's own.
 
     Raises:
         ModelNotFoundError: when there is no model; the message names ``modelmedic train``.
+        UntrustedModelError: when the model is stored in a format whose loader can run code.
+        ModelRejectedError: when the model cannot predict its example (it is not served).
     """
     import os
 
     from modelmedic import tracking
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in server logs
-    if settings.model_uri:
-        uri = settings.model_uri
-        version, run_id, info = _describe(uri, settings)
-        load_uri = uri
-    else:
-        uri, version = tracking.champion(settings)
-        load_uri = f"models:/{settings.model_name}/{version}"
+    alias = followed_alias(settings)
+    uri = settings.model_uri or f"models:/{settings.model_name}@{tracking.CHAMPION}"
+    if alias is not None:
+        version = version or alias_version(settings, alias)
+        load_uri = f"models:/{alias.name}/{version}"
         _, run_id, info = _describe(load_uri, settings)
-    model = tracking.load_model(load_uri, settings)
-    return ServedModel(
+    else:
+        load_uri = uri
+        version, run_id, info = _describe(uri, settings)
+    loaded = tracking.load_trusted_model(load_uri, settings)
+    if not callable(getattr(loaded.model, "predict", None)):
+        raise ModelRejectedError(f"model {load_uri} has no predict method: it is not served", "no_predict")
+    served = ServedModel(
         uri=uri,
         version=version,
         run_id=run_id,
         info=info,
-        predict=compile_predictor(model, schema, columns),
+        predict=compile_predictor(loaded.model, schema, columns),
         columns=tuple(columns),
-        model=model,
+        model=loaded.model,
     )
+    prove(served, proof_matrix(loaded.input_example, columns), load_uri)
+    return served
+
+
+def proof_matrix(example: pd.DataFrame | None, columns: Sequence[str]) -> np.ndarray:
+    """The rows a new model must predict before it serves: its saved input example, or the
+    service's example instance when the example is missing or lacks a column."""
+    from modelmedic.service.schemas import EXAMPLE_INSTANCE
+
+    if example is not None and len(example) and all(c in example.columns for c in columns):
+        try:
+            return example[list(columns)].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            pass  # a column of text: use the service's own example
+    return np.asarray([[EXAMPLE_INSTANCE[c] for c in columns]], dtype=float)
+
+
+def prove(served: ServedModel, matrix: np.ndarray, uri: str) -> None:
+    """Check that ``served`` predicts ``matrix`` with one finite number per row.
+
+    Raises:
+        ModelRejectedError: with the reason (``predict_error``, ``shape``, ``non_finite``).
+    """
+    name = f"model {uri}"
+    try:
+        predicted = np.asarray(served.predict(matrix), dtype=float)
+    except Exception as exc:  # any failure of a foreign model's code counts
+        raise ModelRejectedError(
+            f"{name} fails on its input example: {type(exc).__name__}: {exc}", "predict_error"
+        ) from None
+    if predicted.shape != (len(matrix),):
+        raise ModelRejectedError(
+            f"{name} answers shape {predicted.shape} for {len(matrix)} example rows, not ({len(matrix)},)", "shape"
+        )
+    if not np.isfinite(predicted).all():
+        raise ModelRejectedError(f"{name} predicts non-finite values for its input example", "non_finite")

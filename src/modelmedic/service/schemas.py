@@ -140,6 +140,10 @@ class ReloadResponse(BaseModel):
     previous_version: str
     model_version: str
     uri: str
+    workers: dict[str, str] = Field(
+        default_factory=dict, description="The version each worker of this server serves, by process id."
+    )
+    complete: bool = Field(default=True, description="Whether every worker serves it (waited for a bounded time).")
 
 
 class Readiness(BaseModel):

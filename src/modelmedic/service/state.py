@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from modelmedic.service.live_monitor import LiveMonitor
     from modelmedic.service.log_writer import GroupCommitWriter
     from modelmedic.service.metrics import ServiceMetrics
+    from modelmedic.service.model_refresh import WorkerBoard
     from modelmedic.service.monitoring import LiveReference
     from modelmedic.service.predictor import ServedModel
     from modelmedic.service.store import PredictionStore
@@ -37,6 +38,10 @@ class ServiceState:
     reference: LiveReference | None = None
     monitor: LiveMonitor | None = None
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    board: WorkerBoard | None = None  # the workers' shared folder (gunicorn), if any
+    generation: int = 0  # the last reload generation of the board this worker applied
+    refused_version: str | None = None  # the alias's version the refresh refused last
+    refresh_task: asyncio.Task[Any] | None = None
 
 
 def get_state(request: Request) -> ServiceState:
