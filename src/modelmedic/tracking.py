@@ -135,10 +135,18 @@ def _write_ahead_log(database: Path) -> None:
 
 
 def client(settings: Settings | None = None, *, create: bool = True) -> MlflowClient:
-    """Return an ``MlflowClient`` on the configured store (see :func:`configure`)."""
+    """Return an ``MlflowClient`` on the configured store (see :func:`configure`).
+
+    Raises:
+        ModelNotFoundError: with ``create=False``, when the default SQLite store does not exist
+            (MLflow would create it on first use).
+        TrackingError: when a database store does not answer.
+    """
     from mlflow import MlflowClient
 
     uri = configure(settings, create=create)
+    if not create:
+        require_store(settings or get_settings())
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
@@ -371,7 +379,7 @@ class TrustedModel(NamedTuple):
     input_example: pd.DataFrame | None
 
 
-def load_trusted_model(model_uri: str, settings: Settings | None = None) -> TrustedModel:
+def load_trusted_model(model_uri: str, settings: Settings | None = None, *, create: bool = True) -> TrustedModel:
     """Load a model only in a format whose loader cannot run code, unless the user opted in.
 
     The model's ``MLmodel`` must name the ``sklearn`` flavor saved with skops; the file is
@@ -379,6 +387,11 @@ def load_trusted_model(model_uri: str, settings: Settings | None = None) -> Trus
     :func:`log_model` trusts when saving), never the list the model carries itself. Other
     flavors and serializations (pickle, cloudpickle, a custom pyfunc loader, bundled code)
     load only with ``MODELMEDIC_TRUST_PICKLE=1`` (``settings.trust_pickle``).
+
+    Args:
+        model_uri: Any MLflow model URI or a local model folder.
+        settings: The settings naming the store.
+        create: Create the default store when missing (false for checks and for loading).
 
     Returns:
         The model and its saved input example (``None`` when it has none).
@@ -394,7 +407,7 @@ def load_trusted_model(model_uri: str, settings: Settings | None = None) -> Trus
     from mlflow.models import Model
 
     settings = settings or get_settings()
-    configure(settings)
+    configure(settings, create=create)
     with tempfile.TemporaryDirectory(prefix="modelmedic-model-") as folder:
         try:
             local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=folder))
@@ -411,7 +424,7 @@ def load_trusted_model(model_uri: str, settings: Settings | None = None) -> Trus
         except Exception:  # no example saved, or one in another form: the caller uses its own
             example = None
         if settings.trust_pickle:
-            model = load_model(str(local), settings)
+            model = load_model(str(local), settings, create=create)
         else:
             model = _load_skops(meta.flavors, local, model_uri)
     import pandas as pd

@@ -117,11 +117,11 @@ def check(settings: Settings) -> PreflightReport:
     """
     from modelmedic import tracking
 
-    if settings.model_uri:
-        served_uri, version = settings.model_uri, "-"
-        tracking.load_model(served_uri, settings, create=False)
-    else:
-        served_uri, version = tracking.champion(settings, create=False)
+    if not settings.model_uri:
+        tracking.champion(settings, create=False)  # the store and its champion exist
+    # the model itself, loaded as a worker loads it (trusted format) and proved
+    served = load_served_model(settings, service_schema(), FEATURE_NAMES)
+    served_uri, version = served.uri, "-" if settings.model_uri else served.version
     url = normalize_database_url(settings.database_url, settings.home)
     schema_version = existing_log_version(url)
     return PreflightReport(masked(url), schema_version, masked(served_uri), version, trained=False)

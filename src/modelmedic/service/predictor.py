@@ -156,7 +156,7 @@ def _describe(uri: str, settings: Settings) -> tuple[str, str | None, dict[str, 
 
     version, run_id = "", None
     try:
-        mlflow_client = tracking.client(settings)
+        mlflow_client = tracking.client(settings, create=False)  # describing creates no store
         ref = tracking.registry_ref(uri)
         if ref is not None:  # other registry forms (models:/name/latest) are described less
             found = None
@@ -177,7 +177,7 @@ def _describe(uri: str, settings: Settings) -> tuple[str, str | None, dict[str, 
     info: dict[str, Any] = {}
     if run_id:
         try:
-            run = tracking.client(settings).get_run(run_id)
+            run = tracking.client(settings, create=False).get_run(run_id)
             params = run.data.params
             info = {
                 "training_start": params.get("reference_start"),
@@ -249,7 +249,7 @@ def load_served_model(
     else:
         load_uri = uri
         version, run_id, info = _describe(uri, settings)
-    loaded = tracking.load_trusted_model(load_uri, settings)
+    loaded = tracking.load_trusted_model(load_uri, settings, create=False)  # loading creates no store
     if not callable(getattr(loaded.model, "predict", None)):
         raise ModelRejectedError(f"model {load_uri} has no predict method: it is not served", "no_predict")
     served = ServedModel(
