@@ -16,7 +16,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from modelmedic.config import Settings, get_settings
+from modelmedic.config import Settings, get_settings, is_postgres
 from modelmedic.errors import ModelNotFoundError, TrackingError
 
 if TYPE_CHECKING:
@@ -67,13 +67,13 @@ def metric_key(*parts: str) -> str:
 def configure(settings: Settings | None = None) -> str:
     """Point MLflow at the configured store and return its URI.
 
-    With no ``MLFLOW_TRACKING_URI`` the store is ``mlflow.db`` in the home folder, which
-    is created here (not at import).
+    With neither ``MLFLOW_TRACKING_URI`` nor a PostgreSQL ``DATABASE_URL`` the store is
+    ``mlflow.db`` in the home folder, which is created here (not at import).
     """
     import mlflow
 
     settings = settings or get_settings()
-    if not settings.tracking_uri:
+    if settings.uses_default_store:
         settings.ensure_home()
         _write_ahead_log(settings.default_store)
     uri = settings.resolved_tracking_uri
@@ -138,7 +138,9 @@ def store_errors(settings: Settings) -> Iterator[None]:
 def experiment_id(name: str, settings: Settings | None = None) -> str:
     """Return the id of experiment ``name``, creating it if needed (safe to repeat).
 
-    Experiments created in the default local store keep their artifacts in the home folder.
+    Experiments created in the default local store keep their artifacts in the home folder;
+    in a PostgreSQL store (Heroku's ``DATABASE_URL``) they keep them in the same database
+    (``modelmedic-db:/<name>``, see :mod:`modelmedic.artifacts_db`), so no dyno's disk holds them.
 
     Raises:
         TrackingError: when the store cannot be reached.
@@ -153,7 +155,7 @@ def experiment_id(name: str, settings: Settings | None = None) -> str:
             if found.lifecycle_stage == "deleted":
                 mlflow_client.restore_experiment(found.experiment_id)
             return found.experiment_id
-        location = None if settings.tracking_uri else settings.artifact_root.as_uri()
+        location = artifact_location(name, settings)
         try:
             return mlflow_client.create_experiment(name, artifact_location=location)
         except MlflowException:  # created meanwhile by another process
@@ -161,6 +163,18 @@ def experiment_id(name: str, settings: Settings | None = None) -> str:
             if found is None:
                 raise
             return found.experiment_id
+
+
+def artifact_location(experiment: str, settings: Settings) -> str | None:
+    """Where a new experiment keeps its artifacts: the home folder for the default store,
+    the tracking database itself for a PostgreSQL store, MLflow's choice otherwise."""
+    if settings.uses_default_store:
+        return settings.artifact_root.as_uri()
+    if is_postgres(settings.resolved_tracking_uri):
+        from modelmedic.artifacts_db import experiment_location
+
+        return experiment_location(experiment)
+    return None
 
 
 def log_values(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from modelmedic.config import sqlalchemy_url
 from modelmedic.errors import ModelmedicError
 
 
@@ -23,10 +24,7 @@ def normalize_database_url(url: str | None, home: Path) -> str:
     """
     if not url:
         return f"sqlite:///{(Path(home) / 'predictions.db').resolve()}"
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+    return sqlalchemy_url(url)
 
 
 def masked(url: str) -> str:
