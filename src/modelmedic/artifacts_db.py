@@ -11,7 +11,8 @@ An artifact URI names only a place inside that table, such as
 database is found when the repository is used, the first of:
 
 1. the tracking URI MLflow hands the plugin, when it is a SQL database;
-2. modelmedic's resolved tracking URI (``MODELMEDIC_TRACKING_URI``, ``MLFLOW_TRACKING_URI``
+2. the tracking URI set in this process (:func:`modelmedic.tracking.configure` sets it);
+3. modelmedic's resolved tracking URI (``MODELMEDIC_TRACKING_URI``, ``MLFLOW_TRACKING_URI``
    or a PostgreSQL ``DATABASE_URL``: see :attr:`modelmedic.config.Settings.resolved_tracking_uri`),
    when it is a SQL database.
 
@@ -86,11 +87,15 @@ def artifact_database(tracking_uri: str | None = None) -> str:
     Raises:
         MlflowException: when neither MLflow nor modelmedic's settings name a SQL database.
     """
-    if is_database_uri(tracking_uri):
-        return sqlalchemy_url(str(tracking_uri))
-    resolved = Settings().resolved_tracking_uri
-    if is_database_uri(resolved):
-        return sqlalchemy_url(resolved)
+    from mlflow.tracking._tracking_service import utils as tracking_utils
+
+    candidates = [tracking_uri]
+    if tracking_utils.is_tracking_uri_set():  # modelmedic.tracking.configure() sets it
+        candidates.append(tracking_utils.get_tracking_uri())
+    candidates.append(Settings().resolved_tracking_uri)
+    for uri in candidates:
+        if is_database_uri(uri):
+            return sqlalchemy_url(str(uri))
     raise MlflowException(
         f"{SCHEME}: artifacts live in the tracking database: set DATABASE_URL (PostgreSQL) "
         "or MODELMEDIC_TRACKING_URI to it"
@@ -98,15 +103,17 @@ def artifact_database(tracking_uri: str | None = None) -> str:
 
 
 def _engine(url: str) -> Engine:
-    """One engine per database and process (a forked worker must not reuse its parent's
-    connections); artifacts download in a few threads, which the default pool covers."""
+    """One engine per database and process, keeping no connection open between uses:
+    artifacts are read when a model loads, rarely, and an idle pooled connection would be
+    inherited by forked workers and count against the database's connection limit."""
     from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
 
     key = (os.getpid(), url)
     with _LOCK:
         engine = _ENGINES.get(key)
         if engine is None:
-            engine = _ENGINES[key] = create_engine(url, pool_pre_ping=True)
+            engine = _ENGINES[key] = create_engine(url, poolclass=NullPool)
     return engine
 
 

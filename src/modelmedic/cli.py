@@ -260,8 +260,10 @@ def ui_command(
 ) -> None:
     """Start the MLflow UI on the configured store and print its address.
 
-    Example: `modelmedic ui --port 5000`
+    Example: `modelmedic ui --port 5000`; a Heroku app's runs and models:
+    `DATABASE_URL=$(heroku config:get DATABASE_URL -a APP) modelmedic ui`
     """
+    import os
     import subprocess
 
     from modelmedic.errors import ConfigError
@@ -271,8 +273,14 @@ def ui_command(
     if uri.startswith(("http://", "https://")):
         out.print(f"the tracking store is a server already: open {uri}")
         return
-    if not settings.tracking_uri:
+    from modelmedic.extras import require
+    from modelmedic.tracking import artifact_location
+
+    require("flask", purpose="the MLflow UI (mlflow with its server)")
+    if settings.uses_default_store:
         settings.ensure_home()
+    # the server finds artifacts kept in the tracking database (modelmedic-db:) through this
+    server_env = {**os.environ, "MODELMEDIC_TRACKING_URI": uri}
     cmd = [
         sys.executable,
         "-m",
@@ -285,11 +293,11 @@ def ui_command(
         "--port",
         str(port),
         "--default-artifact-root",
-        settings.artifact_root.as_uri(),
+        artifact_location("", settings) or settings.artifact_root.as_uri(),
     ]
     out.print(f"MLflow UI for {uri} at [bold]http://{host}:{port}[/] (Ctrl+C stops it)")
     try:
-        code = subprocess.call(cmd)
+        code = subprocess.call(cmd, env=server_env)
     except KeyboardInterrupt:
         code = 0
     if code not in (0, -2):

@@ -77,6 +77,11 @@ def configure(settings: Settings | None = None) -> str:
         settings.ensure_home()
         _write_ahead_log(settings.default_store)
     uri = settings.resolved_tracking_uri
+    if is_postgres(uri):
+        # No connection outlives its use: gunicorn forks workers after its master looked the
+        # champion up (a pooled connection inherited by two processes breaks both), and
+        # Heroku's small PostgreSQL plans allow 20 connections for every dyno and job together.
+        os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
     exported = {var: os.environ.get(var) for var in _EXPORTED_VARS}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -112,6 +117,43 @@ def _write_ahead_log(database: Path) -> None:
     except sqlite3.Error:
         return  # e.g. a file system without shared memory: MLflow works in the default mode
     _WAL_DONE.add(key)
+
+
+def prepare_store(settings: Settings | None = None) -> bool:
+    """Create or upgrade MLflow's tables in a PostgreSQL store; the release phase runs it
+    alone, before any dyno starts, so dynos never race to migrate.
+
+    MLflow would create the tables at first use anyway; doing it here also gives its
+    ``Default`` experiment a ``modelmedic-db:`` artifact location instead of the folder the
+    process happened to run in, and upgrades the schema after an MLflow upgrade (which a
+    dyno would otherwise refuse to start on: "out-of-date database schema").
+
+    Returns:
+        ``True`` when the store is PostgreSQL and was prepared, ``False`` for other stores.
+
+    Raises:
+        TrackingError: when the database cannot be reached or refuses.
+    """
+    from mlflow.store.db import utils as db_utils
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    from modelmedic.artifacts_db import experiment_location
+
+    settings = settings or get_settings()
+    uri = settings.resolved_tracking_uri
+    if not is_postgres(uri):
+        return False
+    with store_errors(settings):
+        engine = db_utils.create_sqlalchemy_engine_with_retry(uri)
+        try:
+            latest = db_utils._get_latest_schema_revision()
+            if db_utils._all_tables_exist(engine) and db_utils._get_schema_version(engine) != latest:
+                db_utils._upgrade_db(engine)
+        finally:
+            engine.dispose()
+        # a fresh database: MLflow's migrations, then its Default experiment
+        SqlAlchemyStore(uri, experiment_location("Default")).engine.dispose()
+    return True
 
 
 def client(settings: Settings | None = None) -> MlflowClient:
