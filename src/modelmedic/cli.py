@@ -65,7 +65,10 @@ def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:
             try:
                 return func(*a, **kw)
             except ModelmedicError as exc:
-                err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+                from rich.markup import escape
+
+                # escaped: messages hold brackets, e.g. pip install 'modelmedic[monitor]'
+                err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
                 raise typer.Exit(exc.exit_code) from None
             except KeyboardInterrupt:
                 err.print("interrupted")

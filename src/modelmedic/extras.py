@@ -41,3 +41,20 @@ def require(module: str, extra: str = MONITOR, purpose: str | None = None) -> Mo
         if (exc.name or "").split(".")[0] != package:
             raise  # a broken install of something else: not ours to explain
         raise MissingExtraError(f"{purpose or package} is not installed: pip install 'modelmedic[{extra}]'") from None
+
+
+def require_installed(*modules: str, extra: str = MONITOR, purpose: str) -> None:
+    """Fail fast, before long work, when a package ``purpose`` needs later is missing.
+
+    Nothing is imported (see :func:`require` for that).
+
+    Raises:
+        MissingExtraError: naming the missing packages and the extra that installs them.
+    """
+    from importlib.util import find_spec
+
+    missing = [name for name in modules if find_spec(name) is None]
+    if missing:
+        raise MissingExtraError(
+            f"{purpose} needs {', '.join(missing)}, not installed: pip install 'modelmedic[{extra}]'"
+        )
