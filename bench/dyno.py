@@ -53,21 +53,34 @@ MB = 1_000_000
 MIB = 1 << 20
 
 
-def tree_pss(root_pid: int) -> int:
-    """Bytes of PSS of every process in the process group led by ``root_pid``."""
-    total = 0
+def tree_memory(root_pid: int) -> dict[int, tuple[int, int]]:
+    """``{pid: (Pss, Private)}`` in bytes for every process of the group led by ``root_pid``."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if os.getpgid(int(entry.name)) != root_pid:
                 continue
-            for line in (entry / "smaps_rollup").read_text().splitlines():
-                if line.startswith("Pss:"):
-                    total += int(line.split()[1]) * 1024
-        except (OSError, ProcessLookupError):
+            fields = dict(line.split(":", 1) for line in (entry / "smaps_rollup").read_text().splitlines()[1:])
+        except (OSError, ProcessLookupError, ValueError):
             continue
-    return total
+        kib = {key: int(value.split()[0]) * 1024 for key, value in fields.items()}
+        found[int(entry.name)] = (kib["Pss"], kib["Private_Clean"] + kib["Private_Dirty"])
+    return found
+
+
+def tree_pss(root_pid: int) -> int:
+    """Bytes of PSS of every process in the process group led by ``root_pid``."""
+    return sum(pss for pss, _private in tree_memory(root_pid).values())
+
+
+def breakdown(root_pid: int) -> str:
+    """Each process of the tree (master or worker) with its PSS and private memory, in MB."""
+    return ", ".join(
+        f"{'master' if pid == root_pid else 'worker'} {pss / MB:.0f} (private {private / MB:.0f})"
+        for pid, (pss, private) in sorted(tree_memory(root_pid).items())
+    )
 
 
 class PeakPss:
@@ -170,6 +183,7 @@ def main() -> None:
             print(
                 f"PSS after warm-up: {tree_pss(root_pid) / MB:.0f} MB (peak {peak.peak / MB:.0f} MB)  [target < 400 MB]"
             )
+            print(f"  per process, MB: {breakdown(root_pid)}")
 
             seconds = fill_log(url.replace("postgres://", "postgresql://", 1), args.rows)
             print(f"log filled with {args.rows:,} predictions by COPY in {seconds:.0f} s")
@@ -188,6 +202,7 @@ def main() -> None:
                 f"PSS at {args.rows:,} rows: {tree_pss(root_pid) / MB:.0f} MB (peak {peak.peak / MB:.0f} MB)  "
                 "[target < 400 MB]"
             )
+            print(f"  per process, MB: {breakdown(root_pid)}")
         finally:
             dyno.stop()
     print(f"slug kept for --slug: {slug}")

@@ -125,6 +125,6 @@ def release_command(app: Path) -> str:
 
 def compressed_size(folder: Path, archive: Path) -> int:
     """Bytes of ``folder`` as a gzip-compressed tar (how Heroku stores and measures a slug)."""
-    with tarfile.open(archive, "w:gz") as tar:
+    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:  # gzip's default, as `tar czf`
         tar.add(folder, arcname="app")
     return archive.stat().st_size
