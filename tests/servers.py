@@ -45,9 +45,9 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str, interval: f
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
-def procfile_command(process: str) -> str:
-    """The command of ``process`` (``web``, ``release``) in the repository's Procfile."""
-    for line in (ROOT / "Procfile").read_text().splitlines():
+def procfile_command(process: str, root: Path = ROOT) -> str:
+    """The command of ``process`` (``web``, ``release``) in the Procfile of ``root`` (the repository's)."""
+    for line in (root / "Procfile").read_text().splitlines():
         name, sep, command = line.partition(":")
         if sep and name.strip() == process:
             return command.strip()
@@ -67,10 +67,11 @@ def service_env(home: Path, **extra: str) -> dict[str, str]:
 class ProcfileServer:
     """The Procfile's ``web`` command run by bash in its own process group on a loopback port."""
 
-    def __init__(self, env: Mapping[str, str], log: Path, workers: int = 2) -> None:
+    def __init__(self, env: Mapping[str, str], log: Path, workers: int = 2, root: Path = ROOT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.command = procfile_command("web").replace("0.0.0.0", "127.0.0.1")
+        self.root = root  # the app folder: its Procfile, and the working directory
+        self.command = procfile_command("web", root).replace("0.0.0.0", "127.0.0.1")
         self.env = {**env, "PORT": str(self.port), "WEB_CONCURRENCY": str(workers)}
         self.log = log
         self.process: subprocess.Popen[bytes] | None = None
@@ -81,7 +82,7 @@ class ProcfileServer:
             self.process = subprocess.Popen(
                 ["bash", "-c", self.command],
                 env=self.env,
-                cwd=ROOT,
+                cwd=self.root,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,

@@ -195,11 +195,13 @@ def test_page_is_self_contained(client: TestClient) -> None:
             assert client.get(source).status_code == 200, source
 
 
-def test_plotly_js_comes_from_the_python_package(client: TestClient) -> None:
+def test_plotly_js_comes_from_the_package_with_its_licence(client: TestClient) -> None:
     answer = client.get("/static/plotly.min.js")
 
     assert answer.status_code == 200 and "javascript" in answer.headers["content-type"]
     assert answer.content == plotly_js_path().read_bytes()
+    assert answer.text.startswith("/**\n* plotly.js") and "MIT license" in answer.text[:300]
+    assert "MIT License" in (plotly_js_path().parent / "plotly.LICENSE.txt").read_text()
 
 
 def test_data_json_is_strict_json(client: TestClient, data: dict[str, Any]) -> None:

@@ -12,6 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from databases import PG_HOST, PG_ROLES
+from databases import admin_url as _admin_url
 from modelmedic.service.database import Timeouts
 from modelmedic.service.schemas import FEATURE_NAMES
 from modelmedic.service.store import (
@@ -23,27 +25,6 @@ from modelmedic.service.store import (
     read_prediction_log,
 )
 from servers import INSTANCE
-
-PG_HOST = "127.0.0.1:5432"
-PG_ROLES = ("postgres", "root")
-
-
-def _admin_url() -> str | None:
-    """A URL of the ``test`` database with a role that trust auth lets in (or ``None``)."""
-    from sqlalchemy import create_engine
-
-    for role in PG_ROLES:
-        url = f"postgresql+psycopg://{role}@{PG_HOST}/test"
-        engine = create_engine(url, connect_args={"connect_timeout": 3})
-        try:
-            with engine.connect() as conn:
-                conn.exec_driver_sql("SELECT 1")
-            return url
-        except Exception:
-            continue
-        finally:
-            engine.dispose()
-    return None
 
 
 @pytest.fixture(scope="session")

@@ -327,7 +327,8 @@ def ui_command(
 ) -> None:
     """Start the MLflow UI on the configured store and print its address.
 
-    Example: `modelmedic ui --port 5000`
+    Example: `modelmedic ui --port 5000`; a Heroku app's runs and models:
+    `DATABASE_URL=$(heroku config:get DATABASE_URL -a APP) modelmedic ui`
     """
     import os
 
@@ -339,14 +340,20 @@ def ui_command(
     if uri.startswith(("http://", "https://")):
         out.print(f"the tracking store is a server already: open {masked(uri)}", highlight=False)
         return
-    if not settings.tracking_uri:
+    from modelmedic.extras import require
+    from modelmedic.tracking import artifact_location
+
+    require("flask", purpose="the MLflow UI (mlflow with its server)")
+    if settings.uses_default_store:
         settings.ensure_home()
     cmd = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port), "--workers", "1"]
-    # the store URI may hold a password: the environment, unlike argv, is not shown by ps
+    # the store URI may hold a password: the environment, unlike argv, is not shown by ps;
+    # MODELMEDIC_TRACKING_URI lets the server find artifacts kept in the database (modelmedic-db:)
     env = {
         **os.environ,
         "MLFLOW_BACKEND_STORE_URI": uri,
-        "MLFLOW_DEFAULT_ARTIFACT_ROOT": settings.artifact_root.as_uri(),
+        "MLFLOW_DEFAULT_ARTIFACT_ROOT": artifact_location("", settings) or settings.artifact_root.as_uri(),
+        "MODELMEDIC_TRACKING_URI": uri,
     }
     # MLflow's job runner (GenAI scorers) starts ~8 processes of ~230 MB each; the UI needs none
     env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")

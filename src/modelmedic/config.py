@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DriftEngineName = Literal["fast", "evidently"]
 
+# Heroku's and libpq's spellings of a PostgreSQL URL; SQLAlchemy (and so MLflow) wants a driver.
+_POSTGRES_PREFIXES = ("postgres://", "postgresql://")
+POSTGRES_DRIVER_PREFIX = "postgresql+psycopg://"  # psycopg 3, installed with modelmedic
+
 BIKE_URLS = (
     "https://archive.ics.uci.edu/static/public/275/bike+sharing+dataset.zip",
     "https://archive.ics.uci.edu/ml/machine-learning-databases/00275/Bike-Sharing-Dataset.zip",
@@ -26,7 +30,8 @@ class Settings(BaseSettings):
 
     Every field can be set by an environment variable ``MODELMEDIC_<FIELD>`` (upper case);
     ``tracking_uri`` also honours ``MLFLOW_TRACKING_URI`` and ``database_url`` honours
-    ``DATABASE_URL`` (Heroku's name).
+    ``DATABASE_URL`` (Heroku's name). See :attr:`resolved_tracking_uri` for where MLflow's
+    runs, registry and (with a PostgreSQL store) model files are kept.
     """
 
     model_config = SettingsConfigDict(env_prefix="MODELMEDIC_", extra="ignore", populate_by_name=True)
@@ -49,7 +54,10 @@ class Settings(BaseSettings):
     tracking_uri: str | None = Field(
         default=None,
         validation_alias=AliasChoices("MODELMEDIC_TRACKING_URI", "MLFLOW_TRACKING_URI"),
-        description="MLflow tracking URI; default: sqlite database in the home folder.",
+        description=(
+            "MLflow tracking URI; default: the PostgreSQL DATABASE_URL when there is one, "
+            "else sqlite database in the home folder."
+        ),
     )
     tracking_timeout_seconds: int = Field(
         default=10,
@@ -144,10 +152,24 @@ class Settings(BaseSettings):
 
     @property
     def resolved_tracking_uri(self) -> str:
-        """The MLflow tracking URI to use: the configured one or the home folder's sqlite."""
+        """The MLflow tracking URI to use, the first of:
+
+        1. the configured one (``MODELMEDIC_TRACKING_URI`` or ``MLFLOW_TRACKING_URI``);
+        2. the prediction log's database when it is PostgreSQL (``DATABASE_URL``, Heroku's
+           ``postgres://`` form included): MLflow's tables live beside the log's, so every
+           dyno and one-off job of an app shares one store;
+        3. ``mlflow.db`` (sqlite) in the home folder.
+        """
         if self.tracking_uri:
             return self.tracking_uri
+        if self.database_url and is_postgres(self.database_url):
+            return sqlalchemy_url(self.database_url)
         return f"sqlite:///{self.default_store.resolve()}"
+
+    @property
+    def uses_default_store(self) -> bool:
+        """Whether MLflow's store is the home folder's sqlite file (nothing else configured)."""
+        return not self.tracking_uri and not (self.database_url and is_postgres(self.database_url))
 
     @property
     def default_store(self) -> Path:
@@ -186,6 +208,25 @@ class Settings(BaseSettings):
         """Create the home folder when work starts and return it."""
         self.home.mkdir(parents=True, exist_ok=True)
         return self.home
+
+
+def is_postgres(url: str) -> bool:
+    """Whether ``url`` names a PostgreSQL database (any spelling, any driver)."""
+    return url.startswith(_POSTGRES_PREFIXES) or url.startswith("postgresql+")
+
+
+def sqlalchemy_url(url: str) -> str:
+    """``url`` with Heroku's ``postgres://`` (or a driverless ``postgresql://``) turned into
+    ``postgresql+psycopg://``, the driver modelmedic installs; other URLs are returned as is.
+
+    Example:
+        >>> sqlalchemy_url("postgres://u:p@host:5432/db")
+        'postgresql+psycopg://u:p@host:5432/db'
+    """
+    for prefix in _POSTGRES_PREFIXES:
+        if url.startswith(prefix):
+            return POSTGRES_DRIVER_PREFIX + url[len(prefix) :]
+    return url
 
 
 @lru_cache(maxsize=1)

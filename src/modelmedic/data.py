@@ -211,6 +211,9 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     suffix = path.suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
+            from modelmedic.extras import require
+
+            require("pyarrow", purpose="pyarrow (parquet files)")
             return pd.read_parquet(path, columns=columns)
         if suffix in {".csv", ".txt", ".gz"}:
             usecols = (lambda c: c in set(columns)) if columns else None

@@ -56,3 +56,7 @@ class TrackingError(ModelmedicError):
 
 class DriftError(ModelmedicError):
     """A drift test cannot be computed on the given data."""
+
+
+class MissingExtraError(ModelmedicError):
+    """A command needs an optional part of modelmedic that is not installed."""

@@ -347,13 +347,17 @@ def run(
         DataError: when the reference or the windows hold no rows.
         ModelNotFoundError: when no model can be loaded.
         TrackingError: when MLflow refuses.
+        MissingExtraError: without ``modelmedic[monitor]``.
     """
     from modelmedic.concurrency import Aside
+    from modelmedic.extras import require_installed
     from modelmedic.monitor_tracking import finish_summary_run, log_monitor
     from modelmedic.progress import progress_tasks
     from modelmedic.reports import point_latest, write_summary, write_tables
     from modelmedic.tracking import store_errors
 
+    # the pictures (plotly, matplotlib) and results.parquet (pyarrow), before any work
+    require_installed("plotly", "matplotlib", "pyarrow", purpose="modelmedic monitor")
     began = time.perf_counter()
     settings = settings or get_settings()
     if html not in HTML_POLICIES:

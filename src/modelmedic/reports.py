@@ -80,7 +80,9 @@ def _short(labels: list[str]) -> list[str]:
 
 def plotly_figures(table: pd.DataFrame) -> dict[str, Any]:
     """The four pictures as plotly figures, by name (see :data:`PICTURES`)."""
-    import plotly.graph_objects as go
+    from modelmedic.extras import require
+
+    go = require("plotly.graph_objects", purpose="plotly (monitoring pictures)")
 
     flags, scores, series = (
         drift_matrix(table, "drifted"),
@@ -147,7 +149,9 @@ def plotly_figures(table: pd.DataFrame) -> dict[str, Any]:
 
 
 def _png_pictures(table: pd.DataFrame, folder: Path) -> list[Path]:
-    import matplotlib
+    from modelmedic.extras import require
+
+    matplotlib = require("matplotlib", purpose="matplotlib (monitoring pictures)")
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt

@@ -16,7 +16,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from modelmedic.config import Settings, get_settings
+from modelmedic.config import Settings, get_settings, is_postgres
 from modelmedic.errors import ModelNotFoundError, TrackingError, UntrustedModelError
 from modelmedic.secrets import masked, masked_text
 from modelmedic.tracking_store import (
@@ -76,9 +76,9 @@ def metric_key(*parts: str) -> str:
 def configure(settings: Settings | None = None, *, create: bool = True) -> str:
     """Point MLflow at the configured store and return its URI.
 
-    With no ``MLFLOW_TRACKING_URI`` the store is ``mlflow.db`` in the home folder, which
-    is created here (not at import). Requests to a tracking server get bounded waits
-    (:func:`bound_http_waits`).
+    With neither ``MLFLOW_TRACKING_URI`` nor a PostgreSQL ``DATABASE_URL`` the store is
+    ``mlflow.db`` in the home folder, which is created here (not at import). Requests to a
+    tracking server get bounded waits (:func:`bound_http_waits`).
 
     Args:
         settings: The settings naming the store.
@@ -91,12 +91,17 @@ def configure(settings: Settings | None = None, *, create: bool = True) -> str:
     import mlflow
 
     settings = settings or get_settings()
-    if create and not settings.tracking_uri:
+    if create and settings.uses_default_store:
         settings.ensure_home()
         _write_ahead_log(settings.default_store)
     bound_http_waits(settings)
     require_database_answers(settings)
     uri = settings.resolved_tracking_uri
+    if is_postgres(uri):
+        # No connection outlives its use: gunicorn forks workers after its master looked the
+        # champion up (a pooled connection inherited by two processes breaks both), and
+        # Heroku's small PostgreSQL plans allow 20 connections for every dyno and job together.
+        os.environ.setdefault("MLFLOW_SQLALCHEMYSTORE_POOLCLASS", "NullPool")
     exported = {var: os.environ.get(var) for var in _EXPORTED_VARS}
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
@@ -132,6 +137,43 @@ def _write_ahead_log(database: Path) -> None:
     except sqlite3.Error:
         return  # e.g. a file system without shared memory: MLflow works in the default mode
     _WAL_DONE.add(key)
+
+
+def prepare_store(settings: Settings | None = None) -> bool:
+    """Create or upgrade MLflow's tables in a PostgreSQL store; the release phase runs it
+    alone, before any dyno starts, so dynos never race to migrate.
+
+    MLflow would create the tables at first use anyway; doing it here also gives its
+    ``Default`` experiment a ``modelmedic-db:`` artifact location instead of the folder the
+    process happened to run in, and upgrades the schema after an MLflow upgrade (which a
+    dyno would otherwise refuse to start on: "out-of-date database schema").
+
+    Returns:
+        ``True`` when the store is PostgreSQL and was prepared, ``False`` for other stores.
+
+    Raises:
+        TrackingError: when the database cannot be reached or refuses.
+    """
+    from mlflow.store.db import utils as db_utils
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
+    from modelmedic.artifacts_db import experiment_location
+
+    settings = settings or get_settings()
+    uri = settings.resolved_tracking_uri
+    if not is_postgres(uri):
+        return False
+    with store_errors(settings):
+        engine = db_utils.create_sqlalchemy_engine_with_retry(uri)
+        try:
+            latest = db_utils._get_latest_schema_revision()
+            if db_utils._all_tables_exist(engine) and db_utils._get_schema_version(engine) != latest:
+                db_utils._upgrade_db(engine)
+        finally:
+            engine.dispose()
+        # a fresh database: MLflow's migrations, then its Default experiment
+        SqlAlchemyStore(uri, experiment_location("Default")).engine.dispose()
+    return True
 
 
 def client(settings: Settings | None = None, *, create: bool = True) -> MlflowClient:
@@ -171,7 +213,9 @@ def store_errors(settings: Settings) -> Iterator[None]:
 def experiment_id(name: str, settings: Settings | None = None) -> str:
     """Return the id of experiment ``name``, creating it if needed (safe to repeat).
 
-    Experiments created in the default local store keep their artifacts in the home folder.
+    Experiments created in the default local store keep their artifacts in the home folder;
+    in a PostgreSQL store (Heroku's ``DATABASE_URL``) they keep them in the same database
+    (``modelmedic-db:/<name>``, see :mod:`modelmedic.artifacts_db`), so no dyno's disk holds them.
 
     Raises:
         TrackingError: when the store cannot be reached.
@@ -186,7 +230,7 @@ def experiment_id(name: str, settings: Settings | None = None) -> str:
             if found.lifecycle_stage == "deleted":
                 mlflow_client.restore_experiment(found.experiment_id)
             return found.experiment_id
-        location = None if settings.tracking_uri else settings.artifact_root.as_uri()
+        location = artifact_location(name, settings)
         try:
             return mlflow_client.create_experiment(name, artifact_location=location)
         except MlflowException:  # created meanwhile by another process
@@ -194,6 +238,18 @@ def experiment_id(name: str, settings: Settings | None = None) -> str:
             if found is None:
                 raise
             return found.experiment_id
+
+
+def artifact_location(experiment: str, settings: Settings) -> str | None:
+    """Where a new experiment keeps its artifacts: the home folder for the default store,
+    the tracking database itself for a PostgreSQL store, MLflow's choice otherwise."""
+    if settings.uses_default_store:
+        return settings.artifact_root.as_uri()
+    if is_postgres(settings.resolved_tracking_uri):
+        from modelmedic.artifacts_db import experiment_location
+
+        return experiment_location(experiment)
+    return None
 
 
 def log_values(

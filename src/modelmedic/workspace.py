@@ -167,8 +167,9 @@ def export_monitor_to_workspace(
         ModelNotFoundError: when the monitored model cannot be loaded.
         DriftError: when evidently fails on a window.
     """
-    from evidently.ui.workspace import Workspace
+    from modelmedic.extras import require
 
+    Workspace = require("evidently.ui.workspace", purpose="evidently (workspace export)").Workspace
     from modelmedic.drift.evidently_engine import evidently_dataset
     from modelmedic.monitor import drift_options, monitored_frame, resolve_model
     from modelmedic.tracking import registry_ref

@@ -101,9 +101,12 @@ def backtest_and_report(
         ConfigError: for a bad strategy spec, window, delay, model or retrain cost.
         DataError: when the data do not cover the reference period and later windows.
         TrackingError: when the MLflow store cannot be reached.
+        MissingExtraError: without ``modelmedic[monitor]`` (the charts).
     """
     from modelmedic.backtest.report import backtest_document, log_backtest, write_reports
+    from modelmedic.extras import require_installed
 
+    require_installed("plotly", "matplotlib", purpose="modelmedic backtest's charts")
     strategies = parse_strategies(specs)
     result = run_backtest(frame, schema, strategies, config, progress)
     ranking = rank(result, retrain_cost)

@@ -20,7 +20,9 @@ def _shown(ranking: Ranking) -> list[Any]:
 
 def plotly_figures(result: BacktestResult, ranking: Ranking) -> list[Any]:
     """The error-over-time and Pareto figures (every strategy; the best few shown at first)."""
-    import plotly.graph_objects as go
+    from modelmedic.extras import require
+
+    go = require("plotly.graph_objects", purpose="plotly (backtest charts)")
 
     begins = [w.begin for w in result.windows]
     shown = {r.name for r in _shown(ranking)}
@@ -120,7 +122,9 @@ def write_html(figures: list[Any], path: Path, title: str) -> Path:
 
 def write_pngs(result: BacktestResult, ranking: Ranking, folder: Path) -> list[Path]:
     """Draw ``errors.png`` and ``pareto.png`` with matplotlib (Agg) into ``folder``."""
-    import matplotlib
+    from modelmedic.extras import require
+
+    matplotlib = require("matplotlib", purpose="matplotlib (backtest charts)")
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -3,8 +3,10 @@
 - ``GET /``: the page (one HTML file, its script and style sheet, no external resource);
 - ``GET /dashboard/data.json``: :func:`~modelmedic.dashboard.data.dashboard_data`, with
   the live traffic when the app is the prediction service (``app.state.service``);
-- ``GET /static/plotly.min.js``: plotly.js from the installed plotly Python package
-  (users run this offline and behind firewalls: no CDN);
+- ``GET /static/plotly.min.js``: plotly.js shipped in this package (the MIT-licensed
+  cartesian partial bundle from npm, which draws every trace the page uses: scatter, bar,
+  heatmap); users run this offline and behind firewalls: no CDN, and the web dyno does not
+  need plotly's Python package;
 - ``GET /dashboard/static/{name}``: the page's script and style sheet;
 - ``GET /dashboard/reports/{folder}/{name}``: a monitor job's per-window evidently report.
 
@@ -32,17 +34,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def plotly_js_path() -> Path:
-    """The ``plotly.min.js`` bundled with the installed plotly Python package.
-
-    Raises:
-        FileNotFoundError: when the plotly package holds no bundle (a broken install).
-    """
-    import plotly
-
-    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
-    if not path.is_file():
-        raise FileNotFoundError(f"plotly.js is missing from the plotly package at {path}: reinstall plotly")
-    return path
+    """The ``plotly.min.js`` shipped with modelmedic (``plotly.LICENSE.txt`` beside it)."""
+    return STATIC / "plotly.min.js"
 
 
 def _live(request: Request) -> dict[str, Any] | None:
@@ -99,7 +92,7 @@ def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = N
 
     @router.get("/static/plotly.min.js", include_in_schema=False)
     async def plotly_js() -> FileResponse:
-        """plotly.js, from the installed plotly package."""
+        """plotly.js, from modelmedic's own files."""
         return FileResponse(plotly_js_path(), media_type="text/javascript",
                             headers={"Cache-Control": "public, max-age=86400"})  # fmt: skip
 

@@ -63,11 +63,16 @@ def get_engine(name: str, options: DriftOptions) -> DriftEngine:
 
     Raises:
         ConfigError: for an unknown engine name.
+        MissingExtraError: for ``evidently`` without ``modelmedic[monitor]``.
     """
     import importlib
 
+    from modelmedic.extras import require
+
     if name not in ENGINE_MODULES:
         raise ConfigError(f"unknown drift engine '{name}'; choose one of: {', '.join(ENGINE_MODULES)}")
+    if name == "evidently":
+        require("evidently", purpose="evidently (the evidently drift engine)")
     importlib.import_module(ENGINE_MODULES[name])
     return ENGINES[name](options)
 

@@ -288,7 +288,11 @@ def render_html(
 
     Raises:
         DriftError: when a column is missing, no column can be tested, or evidently fails.
+        MissingExtraError: without ``modelmedic[monitor]`` (evidently).
     """
+    from modelmedic.extras import require
+
+    require("evidently", purpose="evidently (HTML drift reports)")
     from evidently import Report
     from evidently.presets import DataDriftPreset, RegressionPreset
 

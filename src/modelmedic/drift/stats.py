@@ -274,8 +274,9 @@ def parquet_stats(path: str | Path, numerical: Sequence[str], categorical: Seque
         DataError: when the file is missing or not Parquet.
         DriftError: when it lacks one of the columns.
     """
-    import pyarrow.parquet as pq
+    from modelmedic.extras import require
 
+    pq = require("pyarrow.parquet", purpose="pyarrow (parquet files)")
     path = Path(path)
     try:
         parquet = pq.ParquetFile(path)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmedic.config import sqlalchemy_url
 from modelmedic.errors import ModelmedicError
 from modelmedic.secrets import masked
 
@@ -107,10 +108,7 @@ def normalize_database_url(url: str | None, home: Path) -> str:
     """
     if not url:
         return f"sqlite:///{(Path(home) / 'predictions.db').resolve()}"
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url[len(prefix) :]
-    return url
+    return sqlalchemy_url(url)
 
 
 @dataclass(frozen=True)

@@ -79,7 +79,9 @@ def preflight(settings: Settings, *, train_if_missing: bool = False) -> Prefligh
 
     Args:
         settings: The service's settings.
-        train_if_missing: Train and register a champion when no model is found.
+        train_if_missing: The release phase (``serve --prepare``): also create or upgrade
+            MLflow's tables in a PostgreSQL store, and train and register a champion when
+            no model is found. It runs in a one-off process that never forks workers.
 
     Raises:
         PredictionStoreError: when the prediction log cannot be opened.
@@ -90,6 +92,8 @@ def preflight(settings: Settings, *, train_if_missing: bool = False) -> Prefligh
 
     store = open_store(settings)
     store.close()
+    if train_if_missing:
+        tracking.prepare_store(settings)
     trained = False
     try:
         if settings.model_uri:
