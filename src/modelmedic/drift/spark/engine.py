@@ -128,7 +128,6 @@ class SparkEngine(DriftEngine):
     def _spark_stats(self, frame: DataFrame) -> StatsSource:
         """Summaries of a Spark reference: its distinct values per column, on the driver."""
         import numpy as np
-
         from pyspark.sql import functions as F  # heavy, optional (the engine needs pyspark)
 
         self._require(frame, "reference")
@@ -246,7 +245,9 @@ class SparkEngine(DriftEngine):
                     columns[c] = column_drift(c, ref, cur, self.options)
                 else:
                     hist = histograms.get((w, c))
-                    columns[c] = numeric_column_drift(c, ref, window_column(w, c), hist, self.options, self.gather_limit)
+                    columns[c] = numeric_column_drift(
+                        c, ref, window_column(w, c), hist, self.options, self.gather_limit
+                    )
             rows = counts.get(w, (0, {}))[0]
             results[w] = DriftResult(columns, self.options.drift_share, profile.rows, rows, self.name)
         return results

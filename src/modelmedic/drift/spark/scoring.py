@@ -53,7 +53,9 @@ class WindowColumn:
         return NumericStats(values, counts, self.integer)
 
 
-def numeric_test(ref: ColumnStats | DriftError, cur: WindowColumn | DriftError, column: str, options: DriftOptions) -> str:
+def numeric_test(
+    ref: ColumnStats | DriftError, cur: WindowColumn | DriftError, column: str, options: DriftOptions
+) -> str:
     """The test that runs on ``column``: the one asked for, else evidently's default choice."""
     test = options.column_stattest(column)
     if test is not None:
