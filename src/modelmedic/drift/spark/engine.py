@@ -317,6 +317,8 @@ class SparkEngine(DriftEngine):
         for c in plain.columns:
             if isinstance(plain[c].dtype, pd.CategoricalDtype):
                 plain[c] = plain[c].astype(object)
+            if plain[c].dtype == object and plain[c].isna().all():  # Spark infers no type from nulls alone
+                plain[c] = plain[c].astype("string")
         return self.session.createDataFrame(plain)
 
 

@@ -26,6 +26,8 @@ import numpy as np
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame
 
+    from modelmedic.windows import Window
+
 WINDOW = "__modelmedic_window"
 _C, _V, _CUR, _REF = "__c", "__v", "__cur", "__ref"
 # beyond this, n_ref * (n_ref + n_cur) may overflow a long: the CDF gaps are taken as doubles
@@ -77,6 +79,18 @@ def _pick(values: Sequence[Any], index: Column) -> Column:
     """``values[index]`` as a Spark expression (a literal array: one value per column)."""
     F = _functions()
     return F.element_at(F.array(*[F.lit(v) for v in values]), index + 1)
+
+
+def window_index(timestamp: str, windows: Sequence[Window]) -> Column:
+    """The index of the window holding each row's ``timestamp`` (null: in none), as one
+    Spark expression, so that one job measures every window."""
+    F = _functions()
+    stamp = F.col(timestamp)
+    index = None
+    for w in windows:
+        inside = (stamp >= F.lit(w.begin.to_pydatetime())) & (stamp < F.lit(w.end.to_pydatetime()))
+        index = F.when(inside, w.index) if index is None else index.when(inside, w.index)
+    return F.lit(None).cast("long") if index is None else index
 
 
 def window_counts(data: DataFrame, columns: Sequence[str]) -> dict[int, tuple[int, dict[str, int]]]:

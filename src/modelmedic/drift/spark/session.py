@@ -18,7 +18,7 @@ from modelmedic.errors import ConfigError
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-EXTRA_HINT = "the spark drift engine needs pyspark: pip install 'modelmedic[spark]'"
+EXTRA_HINT = "the spark drift engine needs pyspark, from modelmedic's 'spark' extra: pip install pyspark"
 DEFAULT_MASTER = "local[*]"
 # a local session binds to the loopback interface and shows no web UI unless told otherwise
 LOCAL_DEFAULTS = {
@@ -26,6 +26,7 @@ LOCAL_DEFAULTS = {
     "spark.driver.bindAddress": "127.0.0.1",
     "spark.ui.enabled": "false",
     "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
 }
 
 
@@ -83,6 +84,8 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
             return active
         builder = SparkSession.builder.master(master or DEFAULT_MASTER).appName("modelmedic-drift")
         local = (master or DEFAULT_MASTER).startswith("local")
+        if local:  # the JVM binds to the loopback interface from its first line on
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
         for key, value in {**(LOCAL_DEFAULTS if local else {}), **settings}.items():
             builder = builder.config(key, value)
         return builder.getOrCreate()
