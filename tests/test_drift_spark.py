@@ -15,17 +15,17 @@ import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
-from test_drift_fast import assert_same_results, drift_cases
 from typer.testing import CliRunner
 
 from modelmedic.drift import DriftOptions, get_engine
 from modelmedic.errors import ConfigError, DataError
 from modelmedic.windows import select_period, windows_after
+from test_drift_fast import assert_same_results, drift_cases
 
 pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install 'modelmedic[spark]'")
 
-from modelmedic.drift.spark.engine import SparkEngine  # noqa: E402
-from modelmedic.drift.spark.queries import window_index  # noqa: E402
+from modelmedic.drift.spark.engine import SparkEngine
+from modelmedic.drift.spark.queries import window_index
 
 pytestmark = pytest.mark.spark
 runner = CliRunner()
@@ -60,7 +60,10 @@ def both(options: DriftOptions, reference: pd.DataFrame, spark) -> tuple:
 # -- random data sets ---------------------------------------------------------------------
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+SLOW_OK = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=SLOW_OK)
 @given(case=drift_cases())
 def test_random_columns_match_the_fast_engine(spark, case: tuple) -> None:
     reference, current, options = case
@@ -163,7 +166,7 @@ def test_a_window_of_millions_of_rows_never_reaches_the_driver(spark) -> None:
         values(F.col("id"), columns["x"], 1000.0).alias("x"),
         values(F.col("id"), columns["k"], 1.0).cast("long").alias("k"),
     )
-    with pytest.raises(Exception, match="maxResultSize|bigger than"):
+    with pytest.raises(Exception, match=r"maxResultSize|bigger than"):
         data.select("x").collect()  # the limit bites: a window's values cannot reach the driver
 
     ids = np.arange(rows, dtype=np.int64)
@@ -235,11 +238,12 @@ def test_bad_requests_fail_clearly(spark) -> None:
 def test_without_pyspark_the_engine_names_the_extra(tmp_path) -> None:
     frame = pd.DataFrame({"x": np.arange(30.0)})
     frame.to_csv(tmp_path / "a.csv", index=False)
+    path = str(tmp_path / "a.csv")
     code = (
         "import sys\n"
         "sys.modules['pyspark'] = None\n"  # as if the extra were not installed
         "from modelmedic.cli import main\n"
-        f"sys.argv = ['modelmedic', 'drift', {str(tmp_path / 'a.csv')!r}, {str(tmp_path / 'a.csv')!r}, '--engine', 'spark']\n"
+        f"sys.argv = ['modelmedic', 'drift', {path!r}, {path!r}, '--engine', 'spark']\n"
         "main()\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
