@@ -18,14 +18,11 @@ from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
 from modelmedic.drift import DriftOptions, get_engine
+from modelmedic.drift.spark.engine import SparkEngine
+from modelmedic.drift.spark.queries import window_index
 from modelmedic.errors import ConfigError, DataError
 from modelmedic.windows import select_period, windows_after
 from test_drift_fast import assert_same_results, drift_cases
-
-pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install 'modelmedic[spark]'")
-
-from modelmedic.drift.spark.engine import SparkEngine
-from modelmedic.drift.spark.queries import window_index
 
 pytestmark = pytest.mark.spark
 runner = CliRunner()
@@ -189,17 +186,17 @@ def test_cli_drift_reads_parquet_folders_with_the_spark_engine(spark, bike, tmp_
     from modelmedic.cli import app
 
     reference, current = bike.loc[:"2011-01-28"], bike.loc["2011-03-01":"2011-03-31"]
-    folder = tmp_path / "current"
+    folder, columns = tmp_path / "current", ["temp", "hum", "cnt", "season"]
     part = current.reset_index(drop=True).assign(day=current.index.strftime("%Y-%m-%d"))
-    part[["temp", "hum", "cnt", "season", "day"]].astype({"season": object}).to_parquet(folder, partition_cols=["day"])
-    reference[["temp", "hum", "cnt", "season"]].astype({"season": object}).to_parquet(tmp_path / "reference.parquet")
+    part[[*columns, "day"]].astype({"season": object}).to_parquet(folder, partition_cols=["day"], index=False)
+    reference[columns].astype({"season": object}).to_parquet(tmp_path / "reference.parquet", index=False)
     args = ["drift", str(tmp_path / "reference.parquet"), str(folder), "--numerical", "temp,hum,cnt"]
     args += ["--categorical", "season", "--json"]
     got = runner.invoke(app, [*args, "--engine", "spark", "--spark-conf", "spark.sql.shuffle.partitions=3"])
     assert got.exit_code == 0, got.output
     expected = runner.invoke(app, ["drift", str(tmp_path / "reference.parquet"), str(tmp_path / "fast.parquet")])
     assert expected.exit_code != 0  # no such file: the fast engine reads files only
-    current[["temp", "hum", "cnt", "season"]].astype({"season": object}).to_parquet(tmp_path / "fast.parquet")
+    current[columns].astype({"season": object}).to_parquet(tmp_path / "fast.parquet", index=False)
     expected = runner.invoke(app, [*args[:2], str(tmp_path / "fast.parquet"), *args[3:], "--engine", "fast"])
     import json
 
