@@ -158,7 +158,7 @@ def test_monitor_with_the_spark_engine_gives_the_fast_table(spark, settings, bik
 def test_a_window_of_millions_of_rows_never_reaches_the_driver(spark) -> None:
     from pyspark.sql import functions as F
 
-    rows, columns = 2_000_000, {"x": 1_000_003, "k": 97}
+    rows, columns = 4_000_000, {"x": 1_000_003, "k": 97}
 
     def values(ids, modulus: int, scale: float):
         return (ids * 7919 % modulus) / scale
@@ -174,7 +174,7 @@ def test_a_window_of_millions_of_rows_never_reaches_the_driver(spark) -> None:
     ids = np.arange(rows, dtype=np.int64)
     frame = pd.DataFrame({"window": ids % 2, "x": values(ids, columns["x"], 1000.0), "k": values(ids, columns["k"], 1)})
     frame["k"] = frame["k"].astype(np.int64)
-    reference = frame.iloc[::200].reset_index(drop=True)  # 10,000 rows
+    reference = frame.iloc[::400].reset_index(drop=True)  # 10,000 rows
     for per_column in ({}, {"x": "ks", "k": "hellinger"}):
         options = DriftOptions(numerical=("x", "k"), per_column_stattest=per_column)
         fast, engine = both(options, reference, spark)
