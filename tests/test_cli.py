@@ -38,7 +38,8 @@ def test_help_imports_no_heavy_library() -> None:
         "names = [c.name for c in typer.main.get_command(app).commands.values()]\n"
         "for args in (['--help'], *[[c, '--help'] for c in names]):\n"
         "    assert CliRunner().invoke(app, args).exit_code == 0\n"
-        "heavy = ('evidently', 'mlflow', 'sklearn', 'pandas', 'plotly', 'matplotlib', 'fastapi', 'sqlalchemy')\n"
+        "heavy = ('evidently', 'mlflow', 'sklearn', 'pandas', 'plotly', 'matplotlib', 'fastapi', 'sqlalchemy',\n"
+        "         'pyspark', 'py4j')\n"
         "heavy = [m for m in heavy if m in sys.modules]\n"
         "print(heavy)\n"
     )

@@ -457,8 +457,21 @@ DriftShareOption = Annotated[
     typer.Option("--drift-share", help="Share of drifted columns (among those tested) at which the data set drifts."),
 ]
 EngineOption = Annotated[
-    str | None, typer.Option("--engine", help="Drift engine: fast or evidently. Default: the drift_engine setting.")
+    str | None,
+    typer.Option("--engine", help="Drift engine: fast, evidently or spark. Default: the drift_engine setting."),
 ]
+SparkConfOption = Annotated[
+    list[str] | None,
+    typer.Option("--spark-conf", help="A Spark setting for --engine spark, KEY=VALUE (repeatable)."),
+]
+
+
+def start_spark(settings: Settings, spark_conf: list[str] | None) -> Any:
+    """Start the Spark session of ``--engine spark`` with the settings' and the command's
+    ``--spark-conf`` (the engine then finds it active); return it."""
+    from modelmedic.drift.spark.session import parse_spark_conf, spark_session
+
+    return spark_session(settings.spark_master, {**settings.spark_conf, **parse_spark_conf(spark_conf)})
 
 
 @command("drift")
@@ -483,6 +496,7 @@ def drift_command(
     per_column_threshold: PerColumnThresholdOption = None,
     drift_share: DriftShareOption = 0.5,
     engine: EngineOption = None,
+    spark_conf: SparkConfOption = None,
     html: Annotated[
         Path | None, typer.Option("--html", help="Also save evidently's HTML drift report to this file.")
     ] = None,
@@ -501,9 +515,21 @@ def drift_command(
     from modelmedic.quality import non_finite_counts
 
     settings = settings_from(ctx)
-    reference_frame, current_frame = read_table(reference), read_table(current)
+    engine = engine or settings.drift_engine
+    if engine == "spark":  # Spark reads the sources: Parquet folders, tables, jdbc:...#table
+        from modelmedic.drift.spark.sources import infer_spark_columns, read_source
+        from modelmedic.errors import ConfigError
+
+        if html is not None:
+            raise ConfigError("--html needs the data on this machine: use it with --engine fast or evidently")
+        session = start_spark(settings, spark_conf)
+        reference_frame, current_frame = read_source(session, reference), read_source(session, current)
+        infer = infer_spark_columns
+    else:
+        reference_frame, current_frame = read_table(reference), read_table(current)
+        infer = infer_columns
     if numerical is None and categorical is None:
-        named = infer_columns(reference_frame)
+        named = infer(reference_frame)
     else:
         named = (split_names(numerical), split_names(categorical))
     options = DriftOptions(
@@ -515,7 +541,7 @@ def drift_command(
         per_column_threshold=parse_pairs(per_column_threshold, "--per-column-threshold", float),
         drift_share=drift_share,
     )
-    drift_engine = get_engine(engine or settings.drift_engine, options)
+    drift_engine = get_engine(engine, options)
     with err.status(f"computing the drift of {len(options.columns)} columns ({drift_engine.name} engine)…"):
         result = drift_engine.fit(reference_frame).calculate(current_frame)
     non_finite = {
@@ -646,6 +672,7 @@ def monitor_command(
     reference_start: ReferenceStartOption = None,
     reference_end: ReferenceEndOption = None,
     engine: EngineOption = None,
+    spark_conf: SparkConfOption = None,
     stattest: StattestOption = None,
     threshold: ThresholdOption = None,
     per_column: PerColumnOption = None,
@@ -687,6 +714,8 @@ def monitor_command(
     from modelmedic.windows import read_batches
 
     settings = settings_from(ctx)
+    if (engine or settings.drift_engine) == "spark":
+        start_spark(settings, spark_conf)
     frame, dataset = load_data(settings, data, schema)
     reference_start = reference_start or settings.reference_start
     reference_end = reference_end or settings.reference_end

@@ -13,7 +13,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DriftEngineName = Literal["fast", "evidently"]
+DriftEngineName = Literal["fast", "evidently", "spark"]
 
 # Heroku's and libpq's spellings of a PostgreSQL URL; SQLAlchemy (and so MLflow) wants a driver.
 _POSTGRES_PREFIXES = ("postgres://", "postgresql://")
@@ -82,6 +82,12 @@ class Settings(BaseSettings):
     reference_start: str = Field(default="2011-01-01", description="First day of reference.")
     reference_end: str = Field(default="2011-01-28", description="Last day of reference.")
     drift_engine: DriftEngineName = Field(default="fast", description="Drift engine to use.")
+    spark_master: str = Field(
+        default="local[*]", description="Spark master of the spark drift engine (SPARK_REMOTE wins: Spark Connect)."
+    )
+    spark_conf: dict[str, str] = Field(
+        default_factory=dict, description="Spark settings of the spark drift engine (JSON object of key: value)."
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("MODELMEDIC_DATABASE_URL", "DATABASE_URL"),

@@ -319,7 +319,7 @@ def run(
             windows of ``window`` (``1D``, ``1W``, ``1M``...) after the reference period.
         reference_start: First day of the reference (default: ``settings.reference_start``).
         reference_end: Last day of the reference (default: ``settings.reference_end``).
-        engine: Drift engine, ``fast`` or ``evidently`` (default: ``settings.drift_engine``).
+        engine: Drift engine, ``fast``, ``evidently`` or ``spark`` (default: ``settings.drift_engine``).
         stattest: Test for every feature (default: evidently's choice per column).
         threshold: Threshold for every feature (default: the test's own).
         per_column_stattest: Tests by column (features, target or prediction column).

@@ -72,7 +72,7 @@ class WindowDrift:
     """Computes drift of windows against one reference and renders evidently's reports.
 
     Args:
-        engine_name: ``fast`` or ``evidently``.
+        engine_name: ``fast``, ``evidently`` or ``spark`` (all windows in the same Spark jobs).
         options: The engine's options.
         reference: The reference rows (at least the options' columns).
         workers: Size of the process pool (1: everything in this process).
@@ -168,6 +168,16 @@ class WindowDrift:
             DriftError: when a frame lacks a column.
         """
         keys = keys if keys is not None else [None] * len(currents)
+        engine = self._local["engine"]
+        if engine.name == "spark":  # every window in the same few Spark jobs, then each finish here
+            drifts = engine.calculate_frames(currents)
+            finish = self._local["finish"]
+            out = []
+            for current, key, drift in zip(currents, keys, drifts, strict=True):
+                out.append(drift if finish is None else finish(key, current, drift))
+                if advance:
+                    advance()
+            return out
         jobs = list(zip(currents, keys, strict=True))
         return self._map(_worker_drift, jobs, self.parallel_drift, advance)
 

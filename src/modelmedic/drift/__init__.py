@@ -53,16 +53,20 @@ __all__ = [
     "stattest",
 ]
 
-ENGINE_MODULES = {"evidently": "modelmedic.drift.evidently_engine", "fast": "modelmedic.drift.fast"}
+ENGINE_MODULES = {
+    "evidently": "modelmedic.drift.evidently_engine",
+    "fast": "modelmedic.drift.fast",
+    "spark": "modelmedic.drift.spark.engine",
+}
 
 
 def get_engine(name: str, options: DriftOptions) -> DriftEngine:
-    """Return an unfitted engine called ``name`` (``fast`` or ``evidently``).
+    """Return an unfitted engine called ``name`` (``fast``, ``evidently`` or ``spark``).
 
     Engines are imported on first use (evidently costs seconds to import).
 
     Raises:
-        ConfigError: for an unknown engine name.
+        ConfigError: for an unknown engine name (or ``spark`` without pyspark).
         MissingExtraError: for ``evidently`` without ``modelmedic[monitor]``.
     """
     import importlib

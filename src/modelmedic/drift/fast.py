@@ -82,9 +82,22 @@ def _ks_p_value(n1: int, n2: int, d: float, ref: NumericStats, cur: NumericStats
     from scipy import stats
 
     try:
-        from scipy.stats._stats_py import _attempt_exact_2kssamp
+        from scipy.stats._stats_py import _attempt_exact_2kssamp  # noqa: F401
     except ImportError:  # scipy moved its helper: run the public function on the samples
         return float(stats.ks_2samp(np.repeat(ref.values, ref.counts), np.repeat(cur.values, cur.counts))[1])
+    return ks_p_value_of_statistic(n1, n2, d)
+
+
+def ks_p_value_of_statistic(n1: int, n2: int, d: float) -> float:
+    """scipy's two-sided K-S p-value of the statistic ``d`` for samples of ``n1`` and ``n2``
+    values: exact up to 10,000 values a side, else asymptotic (``ks_2samp``'s auto mode).
+
+    Raises:
+        ImportError: when scipy lacks its private ``_attempt_exact_2kssamp``.
+    """
+    from scipy import stats
+    from scipy.stats._stats_py import _attempt_exact_2kssamp
+
     prob = -np.inf
     exact = max(n1, n2) <= 10000
     if exact:

@@ -1,0 +1,333 @@
+"""The ``spark`` drift engine: the ``fast`` engine's tests, scores and verdicts on data that
+Spark holds (Parquet folders, tables, JDBC sources), with only small results on the driver.
+
+The reference is summarised once (as the ``fast`` engine does, or read from a saved
+profile) and shipped to the executors; every window of a job is measured by the same few
+Spark jobs grouped by window (:mod:`~modelmedic.drift.spark.queries`), and the driver turns
+their one-row-per-window-and-column results into scores (:mod:`~modelmedic.drift.spark.scoring`).
+
+Example:
+    >>> engine = SparkEngine(options).fit(reference_frame)
+    >>> results = engine.calculate_windows(spark.read.parquet("s3://logs/predictions"),
+    ...                                    F.weekofyear("datetime"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from modelmedic.drift.base import ColumnDrift, DriftEngine, DriftOptions, DriftResult, register_engine
+from modelmedic.drift.fast import FastEngine, column_drift
+from modelmedic.drift.spark import queries
+from modelmedic.drift.spark.scoring import (
+    SUPPORTED_TESTS,
+    WindowColumn,
+    gather_limit,
+    histogram_edges,
+    numeric_column_drift,
+    numeric_test,
+)
+from modelmedic.drift.spark.session import require_pyspark, spark_session
+from modelmedic.drift.stats import CategoryStats, NumericStats, StatsSource
+from modelmedic.errors import ConfigError, DriftError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import pandas as pd
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+    from modelmedic.drift.profile import ReferenceProfile
+
+# tests that bin per value return at most this many distinct values of a window to the driver
+GATHER_LIMIT = 10_000
+_INTEGRAL = ("tinyint", "smallint", "int", "bigint")
+_NUMBERS = (*_INTEGRAL, "float", "double")
+
+
+def _is_spark_frame(data: Any) -> bool:
+    return type(data).__module__.startswith("pyspark.")
+
+
+@register_engine
+class SparkEngine(DriftEngine):
+    """evidently's tests, as the ``fast`` engine computes them, run in Spark.
+
+    Tests: ks, wasserstein, z, chisquare, jensenshannon, psi, kl_div, hellinger.
+
+    Args:
+        options: What to test.
+        session: The Spark session (default: :func:`~modelmedic.drift.spark.session.spark_session`
+            from the settings, on first use).
+        gather_limit: Most distinct values of a window returned to the driver for a test
+            that bins per value (z, chisquare; psi, kl_div, jensenshannon on 20 or fewer
+            distinct reference values); beyond it that column is reported untested.
+
+    Raises:
+        ConfigError: when pyspark is missing or the options ask for another test.
+    """
+
+    name: ClassVar[str] = "spark"
+
+    def __init__(
+        self, options: DriftOptions, session: SparkSession | None = None, gather_limit: int = GATHER_LIMIT
+    ) -> None:
+        super().__init__(options)
+        require_pyspark()
+        for column in options.columns:
+            test = options.column_stattest(column)
+            if test is not None and test not in SUPPORTED_TESTS:
+                raise ConfigError(
+                    f"the spark drift engine does not implement the '{test}' test: use --engine evidently for it"
+                )
+        self._session = session
+        self.gather_limit = gather_limit
+        self.reference: FastEngine | None = None
+
+    @property
+    def session(self) -> SparkSession:
+        """The Spark session the queries run in.
+
+        Raises:
+            ConfigError: when Spark cannot start.
+        """
+        if self._session is None:
+            from modelmedic.config import get_settings
+
+            settings = get_settings()
+            self._session = spark_session(settings.spark_master, settings.spark_conf)
+        return self._session
+
+    # -- the reference ----------------------------------------------------------------------
+
+    def fit(self, reference: pd.DataFrame | DataFrame) -> SparkEngine:
+        """Summarise the reference (a pandas or Spark frame, small enough for the driver).
+
+        Raises:
+            DriftError: when the reference lacks a column or holds no rows.
+        """
+        fast = FastEngine(self.options)
+        if _is_spark_frame(reference):
+            self.reference = fast.fit_stats(self._spark_stats(reference))
+        else:
+            self.reference = fast.fit(reference)
+        return self
+
+    @classmethod
+    def from_profile(cls, profile: ReferenceProfile, options: DriftOptions | None = None) -> SparkEngine:
+        """An engine fitted on a saved reference profile (see ``FastEngine.from_profile``).
+
+        Raises:
+            DriftError: when ``options`` name a column the profile lacks or types it otherwise.
+        """
+        fast = FastEngine.from_profile(profile, options)
+        engine = cls(fast.options)
+        engine.reference = fast
+        return engine
+
+    def _spark_stats(self, frame: DataFrame) -> StatsSource:
+        """Summaries of a Spark reference: its distinct values per column, on the driver."""
+        import numpy as np
+        from pyspark.sql import functions as F  # heavy, optional (the engine needs pyspark)
+
+        self._require(frame, "reference")
+        data = frame.withColumn(queries.WINDOW, F.lit(0).cast("long"))
+        rows, non_null = queries.window_counts(data, self.options.columns).get(0, (0, {}))
+        numeric, problems = self._numeric_columns(frame)
+        values: dict[str, list[tuple[float, int]]] = {}
+        if numeric:
+            for r in queries.distinct_values(data, numeric).collect():
+                values.setdefault(numeric[r["__c"]], []).append((r["__v"], r["__cur"]))
+        categories = queries.category_counts(data, list(self.options.categorical))
+        types = dict(frame.dtypes)
+
+        def summarise(column: str) -> NumericStats | CategoryStats:
+            if column in problems:
+                raise problems[column]
+            if column in self.options.categorical:
+                counts = categories.get((0, column), {})
+                return CategoryStats(tuple(counts), np.array(list(counts.values()), dtype=np.int64))
+            pairs = sorted(values.get(column, []))
+            integer = types[column] in _INTEGRAL and non_null[column] == rows
+            return NumericStats(
+                np.array([p[0] for p in pairs], dtype=np.float64), np.array([p[1] for p in pairs], np.int64), integer
+            )
+
+        return StatsSource(self.options.columns, summarise, rows)
+
+    # -- windows ------------------------------------------------------------------------------
+
+    def calculate(self, current: pd.DataFrame | DataFrame) -> DriftResult:
+        """Compare one data set (pandas or Spark) with the reference.
+
+        Raises:
+            DriftError: when not fitted or ``current`` lacks a column.
+        """
+        from pyspark.sql import functions as F  # heavy, optional (the engine needs pyspark)
+
+        data = current if _is_spark_frame(current) else self.to_spark(current, "current data")
+        return self.calculate_windows(data, F.lit(0), windows=[0])[0]
+
+    def calculate_frames(self, frames: Sequence[pd.DataFrame]) -> list[DriftResult]:
+        """Drift of each pandas frame, all in the same Spark jobs (one window each).
+
+        Raises:
+            DriftError: when not fitted or a frame lacks a column.
+        """
+        import pandas as pd
+
+        if not frames:
+            return []
+        for frame in frames:
+            self._require_pandas(frame, "current data")
+        columns = self.options.columns
+        tagged = [f[columns].assign(**{queries.WINDOW: i}) for i, f in enumerate(frames)]
+        data = self.to_spark(pd.concat(tagged, ignore_index=True), "current data")
+        results = self.calculate_windows(data, queries.WINDOW, windows=list(range(len(frames))))
+        return [results[i] for i in range(len(frames))]
+
+    def calculate_windows(
+        self, data: DataFrame, window: Column | str, windows: Sequence[int] | None = None
+    ) -> dict[int, DriftResult]:
+        """Drift of every window of ``data`` against the reference, in a few Spark jobs.
+
+        Args:
+            data: The rows (any Spark source: Parquet, a table, JDBC).
+            window: The window id of a row: an integer column or expression (rows where it
+                is null belong to no window).
+            windows: The ids to report (default: those found in ``data``); an id without
+                rows gets insufficient data.
+
+        Returns:
+            ``{window id: DriftResult}``.
+
+        Raises:
+            DriftError: when not fitted or ``data`` lacks a column.
+        """
+        from pyspark.sql import functions as F  # heavy, optional (the engine needs pyspark)
+
+        if self.reference is None or self.reference.profile is None:
+            raise DriftError("the spark drift engine is not fitted: call fit() or from_profile() first")
+        self._require(data, "current data")
+        column = F.col(window) if isinstance(window, str) else window
+        data = data.withColumn(queries.WINDOW, column.cast("long")).where(F.col(queries.WINDOW).isNotNull())
+        counts = queries.window_counts(data, self.options.columns)
+        ids = sorted(counts) if windows is None else list(windows)
+        profile = self.reference.profile
+        numeric, problems = self._numeric_columns(data)
+        tested = [c for c in numeric if isinstance(profile.columns[c], NumericStats)]
+        aggregates = {}
+        if tested and ids:
+            reference = {c: (profile.columns[c].values, profile.columns[c].counts) for c in tested}
+            gather = {
+                c: gather_limit(self.options.column_stattest(c), profile.columns[c], self.gather_limit) for c in tested
+            }
+            aggregates = queries.numeric_aggregates(data, tested, reference, ids, gather)
+        categories = queries.category_counts(data, list(self.options.categorical))
+        types = dict(data.dtypes)
+
+        def window_column(w: int, c: str) -> WindowColumn | DriftError:
+            if c in problems:
+                return problems[c]
+            rows, non_null = counts.get(w, (0, {}))
+            agg = aggregates.get((w, c)) or _empty_aggregate()
+            return WindowColumn(agg, types[c] in _INTEGRAL and non_null.get(c, 0) == rows)
+
+        histograms = self._histograms(data, ids, tested, window_column)
+        results = {}
+        for w in ids:
+            columns: dict[str, ColumnDrift] = {}
+            for c in self.options.columns:
+                ref = profile.columns[c]
+                if c in self.options.categorical:
+                    found = categories.get((w, c), {})
+                    cur = CategoryStats(tuple(found), _int_array(list(found.values())))
+                    columns[c] = column_drift(c, ref, cur, self.options)
+                else:
+                    hist = histograms.get((w, c))
+                    columns[c] = numeric_column_drift(
+                        c, ref, window_column(w, c), hist, self.options, self.gather_limit
+                    )
+            rows = counts.get(w, (0, {}))[0]
+            results[w] = DriftResult(columns, self.options.drift_share, profile.rows, rows, self.name)
+        return results
+
+    def _histograms(
+        self, data: DataFrame, ids: Sequence[int], tested: Sequence[str], window_column: Any
+    ) -> dict[tuple[int, str], np.ndarray | DriftError]:
+        """Counts on Sturges bins for the window x columns whose test reads them (one job)."""
+        assert self.reference is not None and self.reference.profile is not None
+        profile = self.reference.profile
+        edges: dict[tuple[int, str], np.ndarray] = {}
+        out: dict[tuple[int, str], np.ndarray | DriftError] = {}
+        for w in ids:
+            for c in tested:
+                ref, cur = profile.columns[c], window_column(w, c)
+                if isinstance(cur, DriftError) or cur.aggregate.n < self.options.min_rows or cur.stats is not None:
+                    continue
+                if ref.n < self.options.min_rows:
+                    continue
+                try:
+                    found = histogram_edges(numeric_test(ref, cur, c, self.options), ref, cur)
+                except DriftError as exc:
+                    out[w, c] = exc
+                    continue
+                if found is not None:
+                    edges[w, c] = found
+        if edges:
+            out.update(queries.histogram_counts(data, list(tested), edges))
+        return out
+
+    # -- inputs -------------------------------------------------------------------------------
+
+    def _numeric_columns(self, frame: DataFrame) -> tuple[list[str], dict[str, DriftError]]:
+        """The numerical columns Spark holds as numbers, and why the others cannot be tested."""
+        types = dict(frame.dtypes)
+        numeric, problems = [], {}
+        for c in self.options.numerical:
+            if types[c] in _NUMBERS or types[c].startswith("decimal"):
+                numeric.append(c)
+            else:
+                problems[c] = DriftError(
+                    f"numerical column '{c}' holds {types[c]} values, not numbers; declare it categorical"
+                )
+        return numeric, problems
+
+    def _require(self, frame: DataFrame, side: str) -> None:
+        missing = [c for c in self.options.columns if c not in frame.columns]
+        if missing:
+            raise DriftError(f"the {side} lacks the columns {', '.join(missing)}; check the column names")
+
+    def _require_pandas(self, frame: pd.DataFrame, side: str) -> None:
+        from modelmedic.drift.base import require_columns
+
+        require_columns(frame, self.options.columns, side)
+
+    def to_spark(self, frame: pd.DataFrame, side: str) -> DataFrame:
+        """A pandas frame's tested columns as a Spark frame (categories as their values).
+
+        Raises:
+            DriftError: when the frame lacks a column.
+        """
+        import pandas as pd
+
+        self._require_pandas(frame, side)
+        keep = [*self.options.columns, *([queries.WINDOW] if queries.WINDOW in frame.columns else [])]
+        plain = frame[keep].reset_index(drop=True)
+        for c in plain.columns:
+            if isinstance(plain[c].dtype, pd.CategoricalDtype):
+                plain[c] = plain[c].astype(object)
+            if plain[c].dtype == object and plain[c].isna().all():  # Spark infers no type from nulls alone
+                plain[c] = plain[c].astype("string")
+        return self.session.createDataFrame(plain)
+
+
+def _int_array(values: list[int]) -> np.ndarray:
+    import numpy as np
+
+    return np.array(values, dtype=np.int64)
+
+
+def _empty_aggregate() -> queries.NumericAggregate:
+    nan = float("nan")
+    return queries.NumericAggregate(0, 0, 0, nan, nan, nan, nan, 0.0, None)

@@ -1,0 +1,94 @@
+"""Where the ``spark`` drift engine runs: a Spark session from modelmedic's settings.
+
+``pyspark`` is an optional extra (``pip install 'modelmedic[spark]'``) imported only here
+and in the engine's query module, never at start-up. The session is, in order: the one
+``SPARK_REMOTE`` names (Spark Connect, ``sc://host:15002``), else the active session of
+the process (a notebook's or a ``spark-submit`` job's), else a new one on the configured
+master (``local[*]`` by default) with the ``--spark-conf key=value`` settings.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from modelmedic.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pyspark.sql import SparkSession
+
+EXTRA_HINT = "the spark drift engine needs pyspark, from modelmedic's 'spark' extra: pip install pyspark"
+DEFAULT_MASTER = "local[*]"
+# a local session binds to the loopback interface and shows no web UI unless told otherwise
+LOCAL_DEFAULTS = {
+    "spark.driver.host": "127.0.0.1",
+    "spark.driver.bindAddress": "127.0.0.1",
+    "spark.ui.enabled": "false",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+}
+
+
+def require_pyspark() -> None:
+    """Check that pyspark can be imported.
+
+    Raises:
+        ConfigError: naming the ``spark`` extra when it cannot.
+    """
+    try:
+        import pyspark  # noqa: F401  # heavy, optional: imported only when the spark engine is asked for
+    except ImportError:
+        raise ConfigError(EXTRA_HINT) from None
+
+
+def parse_spark_conf(pairs: Sequence[str] | None) -> dict[str, str]:
+    """``["spark.executor.memory=4g", ...]`` as a dict.
+
+    Raises:
+        ConfigError: for an item without ``=`` or with an empty key.
+    """
+    conf: dict[str, str] = {}
+    for pair in pairs or ():
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--spark-conf '{pair}' is not key=value, e.g. spark.executor.memory=4g")
+        conf[key.strip()] = value.strip()
+    return conf
+
+
+def spark_session(master: str | None = None, conf: Mapping[str, str] | None = None) -> SparkSession:
+    """The session the engine runs its queries in (see the module docstring for which).
+
+    Args:
+        master: Spark master URL for a new session (``local[*]``, ``spark://host:7077``,
+            ``yarn``, ``k8s://...``); ignored when ``SPARK_REMOTE`` is set or a session is active.
+        conf: Spark settings for a new session (they win over the local defaults).
+
+    Raises:
+        ConfigError: when pyspark is missing or the session cannot start.
+    """
+    require_pyspark()
+    from pyspark.sql import SparkSession  # heavy, optional (see require_pyspark)
+
+    settings = dict(conf or {})
+    remote = os.environ.get("SPARK_REMOTE")
+    try:
+        if remote:
+            builder: Any = SparkSession.builder.remote(remote)
+            for key, value in settings.items():
+                builder = builder.config(key, value)
+            return builder.getOrCreate()
+        active = SparkSession.getActiveSession()
+        if active is not None:
+            return active
+        builder = SparkSession.builder.master(master or DEFAULT_MASTER).appName("modelmedic-drift")
+        local = (master or DEFAULT_MASTER).startswith("local")
+        if local:  # the JVM binds to the loopback interface from its first line on
+            os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        for key, value in {**(LOCAL_DEFAULTS if local else {}), **settings}.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
+    except Exception as exc:  # py4j / JVM start-up errors have no common base class
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"cannot start Spark ({remote or master or DEFAULT_MASTER}): {first}") from None
