@@ -384,7 +384,9 @@ def test_a_stalled_postgres_answers_503_nothing_stored_within_the_bound(
     with StallingProxy(direct.host, direct.port) as proxy:
         proxied = direct.set(host="127.0.0.1", port=proxy.port).render_as_string(hide_password=False)
         settings = service_settings(champion_home, tmp_path / "unused.db", db_timeout_seconds=bound, api_token=TOKEN)
-        app = create_app(settings.model_copy(update={"database_url": proxied}))
+        # the champion stays in the home's store (a PostgreSQL log would be MLflow's store too)
+        pinned = {"database_url": proxied, "tracking_uri": settings.resolved_tracking_uri}
+        app = create_app(settings.model_copy(update=pinned))
         with ThreadServer(app) as server, httpx.Client(base_url=server.url, timeout=bound + margin) as client:
             before = log.count()
             acknowledged: list[str] = []

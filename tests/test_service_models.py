@@ -62,7 +62,8 @@ def test_web_on_an_empty_store_trains_nothing_and_names_the_release_phase(tmp_pa
     errors = [line for line in stderr.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "modelmedic serve --prepare" in errors[0], stderr
     assert "Traceback" not in stderr
-    store = MlflowClient(f"sqlite:///{home / 'mlflow.db'}")
+    uri = f"sqlite:///{home / 'mlflow.db'}"
+    store = MlflowClient(uri, registry_uri=uri)  # not the registry an earlier test set for the process
     assert store.search_registered_models() == [] and store.search_runs(["0"]) == []
 
 

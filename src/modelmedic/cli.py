@@ -29,7 +29,9 @@ def print_error(message: str) -> None:
     """Print a user error as one line on stderr."""
     from rich.markup import escape
 
-    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    # one line whatever the message quotes (a library's multi-line error text)
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    err.print(f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 class OneLineErrors(TyperGroup):
@@ -772,6 +774,7 @@ def export_workspace(path: Path, result: Any, frame: Any, dataset: Any, settings
         f"evidently workspace: {export.snapshots} snapshots in project '{export.project_name}' at {path}; "
         f"see them with: evidently ui --workspace {path}",
         highlight=False,
+        soft_wrap=True,  # a path stays whole, to copy
     )
 
 

@@ -58,6 +58,15 @@ _ANSWERED: set[str] = set()
 _SERVER_DATABASES = ("postgresql", "mysql")
 
 
+def store_name(settings: Settings) -> str:
+    """How messages name the tracking store: its masked URI, and ``DATABASE_URL`` when the
+    store is the prediction log's database (no tracking URI configured)."""
+    where = masked(settings.resolved_tracking_uri)
+    if not settings.tracking_uri and settings.database_url and not settings.uses_default_store:
+        return f"the MLflow tracking store in DATABASE_URL ({where})"
+    return f"the MLflow tracking store at {where}"
+
+
 def require_database_answers(settings: Settings) -> None:
     """Check once per process that a database tracking store (PostgreSQL, MySQL) answers
     within ``tracking_timeout_seconds``.
@@ -79,7 +88,7 @@ def require_database_answers(settings: Settings) -> None:
             pass
     except Exception as exc:
         reason = unreachable_reason(exc) or masked_text(str(exc).strip().splitlines()[0] if str(exc) else repr(exc))
-        raise TrackingError(f"the MLflow tracking store at {masked(uri)} does not answer: {reason}") from None
+        raise TrackingError(f"{store_name(settings)} does not answer: {reason}") from None
     finally:
         if engine is not None:
             engine.dispose()
@@ -111,12 +120,12 @@ def store_error(exc: BaseException, settings: Settings) -> TrackingError | None:
     """The one-line :class:`TrackingError` for a failure of the MLflow store, else ``None``."""
     from mlflow.exceptions import MlflowException
 
-    where = masked(settings.resolved_tracking_uri)
+    where = store_name(settings)
     reason = unreachable_reason(exc)
     if reason is not None:
-        return TrackingError(f"the MLflow tracking store at {where} does not answer: {reason}")
+        return TrackingError(f"{where} does not answer: {reason}")
     if isinstance(exc, MlflowException):
-        return TrackingError(f"the MLflow tracking store at {where} refused: {masked_text(exc.message)}")
+        return TrackingError(f"{where} refused: {masked_text(exc.message)}")
     return None
 
 
