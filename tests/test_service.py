@@ -415,3 +415,20 @@ def test_a_stalled_postgres_answers_503_nothing_stored_within_the_bound(
     assert log.ids() >= set(acknowledged)
     assert log.count() == before + len(acknowledged)  # and not the prediction answered 503
     log.close()
+
+
+def test_the_model_route_masks_a_password_in_the_model_uri(service: dict[str, Any], client: httpx.Client) -> None:
+    """A model URI may carry credentials (``https://user:password@host/...``): /model names
+    the model without them."""
+    import dataclasses
+
+    state = service["app"].state.service
+    served = state.served
+    state.served = dataclasses.replace(served, uri="https://bob:s3cret-pw@models.example/bike/model")
+    try:
+        answer = client.get("/model")
+    finally:
+        state.served = served
+
+    assert answer.status_code == 200
+    assert "s3cret-pw" not in answer.text and "bob:***@models.example" in answer.json()["uri"]

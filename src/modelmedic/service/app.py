@@ -26,6 +26,7 @@ from modelmedic import __version__
 from modelmedic.config import Settings, get_settings
 from modelmedic.dashboard.routes import dashboard_router
 from modelmedic.errors import ModelmedicError, ModelNotFoundError
+from modelmedic.secrets import masked
 from modelmedic.service.lifecycle import load_model_and_reference, open_store, service_schema
 from modelmedic.service.live_monitor import LiveMonitor
 from modelmedic.service.log_writer import GroupCommitWriter
@@ -116,7 +117,7 @@ def _start(state: ServiceState) -> None:
         state.board.report(state.served.version, state.generation)
     state.writer = GroupCommitWriter(state.store).start()
     state.monitor = LiveMonitor(state).start()  # the drift gauge's own scheduled measurement
-    logger.info("serving model %s version %s", state.served.uri, state.served.version)
+    logger.info("serving model %s version %s", masked(state.served.uri), state.served.version)
 
 
 def _stop(state: ServiceState) -> None:

@@ -107,7 +107,7 @@ def preflight(settings: Settings, *, train_if_missing: bool = False) -> Prefligh
             raise
         served_uri, version = train_champion(settings)
         trained = True
-    return PreflightReport(masked(store.url), store.schema_version, served_uri, version, trained)
+    return PreflightReport(masked(store.url), store.schema_version, masked(served_uri), version, trained)
 
 
 def check(settings: Settings) -> PreflightReport:

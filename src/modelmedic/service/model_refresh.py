@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.concurrency import run_in_threadpool
 
 from modelmedic.errors import ModelmedicError, ModelNotFoundError, UntrustedModelError
+from modelmedic.secrets import masked
 
 if TYPE_CHECKING:
     from modelmedic.service.predictor import ServedModel
@@ -138,7 +139,7 @@ async def swap_model(state: ServiceState, trigger: str, version: str | None = No
             raise
         state.served, state.reference = served, reference
     state.metrics.reloads.labels(trigger).inc()
-    logger.info("serving model %s version %s (%s)", served.uri, served.version, trigger)
+    logger.info("serving model %s version %s (%s)", masked(served.uri), served.version, trigger)
     if state.board is not None:
         state.board.report(served.version, state.generation)
     return served

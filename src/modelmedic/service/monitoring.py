@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings
 from modelmedic.schema import DatasetSchema
+from modelmedic.secrets import masked
 from modelmedic.service.log_schema import naive_utc
 
 if TYPE_CHECKING:
@@ -90,7 +91,9 @@ def _from_profile(served: ServedModel, options: Any, settings: Settings, target:
         profile = load_profile_for_model(served.run_id or served.uri, settings)
         engine = FastEngine.from_profile(profile, options)
     except Exception as exc:  # no profile logged (older run), or another column set
-        logger.info("no usable reference profile for %s (%s): using the data's reference period", served.uri, exc)
+        logger.info(
+            "no usable reference profile for %s (%s): using the data's reference period", masked(served.uri), exc
+        )
         return None
     target_stats = profile.columns.get(target)
     target_max = (

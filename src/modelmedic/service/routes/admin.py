@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, status
 
 from modelmedic.errors import ModelmedicError
+from modelmedic.secrets import masked
 from modelmedic.service.model_refresh import swap_model, wait_for_workers
 from modelmedic.service.schemas import ErrorBody, ReloadResponse
 from modelmedic.service.security import require_token
@@ -43,7 +44,7 @@ async def reload(state: ServiceState = Depends(get_state)) -> Any:
     return ReloadResponse(
         previous_version=previous.version if previous else "",
         model_version=served.version,
-        uri=served.uri,
+        uri=masked(served.uri),
         workers=workers,
         complete=complete,
     )

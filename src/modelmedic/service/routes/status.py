@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, status
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from modelmedic.secrets import masked
 from modelmedic.service.metrics import CONTENT_TYPE
 from modelmedic.service.schemas import ErrorBody, ModelDescription, Readiness
 from modelmedic.service.state import ServiceState, get_state
@@ -43,7 +44,7 @@ async def model(state: ServiceState = Depends(get_state)) -> Any:
     if served is None:
         return JSONResponse({"detail": "no model loaded yet"}, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
     return ModelDescription(
-        uri=served.uri,
+        uri=masked(served.uri),
         version=served.version,
         run_id=served.run_id,
         training_start=served.info.get("training_start"),
