@@ -152,6 +152,8 @@ def measure(home: Path, url: str, repeat: int) -> dict[str, Any]:
         **os.environ,
         "MODELMEDIC_HOME": str(home),
         "DATABASE_URL": url,
+        # the champion stays in the home's store (a PostgreSQL log would be MLflow's store too)
+        "MODELMEDIC_TRACKING_URI": f"sqlite:///{(home / 'mlflow.db').resolve()}",
         "MODELMEDIC_MONITORING_CACHE_SECONDS": "0",
         "MODELMEDIC_MONITORING_INTERVAL_SECONDS": "3600",
         "MODELMEDIC_API_TOKEN": TOKEN,  # a trusted caller: waits for a running measurement
