@@ -5,7 +5,7 @@ processes (wall times suffer when other jobs share the cores; CPU seconds do not
 time of the reports and MLflow logging, and the ranked table.
 
 Run: ``.venv/bin/python bench/backtest.py`` (``--workers 1`` for one process; the bike
-data come from ``MODELMEDIC_DATA_DIR``, else ``../shared/data/bike-sharing``, else UCI).
+data come from ``MODELMEDIC_DATA_DIR``, else the user cache, else UCI: as users get them).
 """
 
 from __future__ import annotations
@@ -41,8 +41,7 @@ def main() -> None:
     from modelmedic.data import load_bike
     from modelmedic.schema import builtin_schema
 
-    shared = ROOT.parent / "shared" / "data" / "bike-sharing"
-    data_dir = os.environ.get("MODELMEDIC_DATA_DIR") or (str(shared) if shared.is_dir() else None)
+    data_dir = os.environ.get("MODELMEDIC_DATA_DIR")  # else the cache, else the verified download
     console = Console(width=130)
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home), data_dir=data_dir, tracking_uri=None)

@@ -9,7 +9,7 @@ it searches twice, with and without the label-free ``estimated`` trigger. It als
 how well the Direct Loss Estimation of the first model follows its realised MAE.
 
 Run: ``.venv/bin/python bench/backtest_search.py [--label-delay 14D]`` (bike data from
-``MODELMEDIC_DATA_DIR``, else ``../shared/data/bike-sharing``, else UCI).
+``MODELMEDIC_DATA_DIR``, else the user cache, else UCI: as users get them).
 """
 
 from __future__ import annotations
@@ -90,8 +90,7 @@ def main() -> None:
     from modelmedic.data import load_bike
     from modelmedic.schema import builtin_schema
 
-    shared = ROOT.parent / "shared" / "data" / "bike-sharing"
-    data_dir = os.environ.get("MODELMEDIC_DATA_DIR") or (str(shared) if shared.is_dir() else None)
+    data_dir = os.environ.get("MODELMEDIC_DATA_DIR")  # else the cache, else the verified download
     console = Console(width=160)
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home), data_dir=data_dir, tracking_uri=None)

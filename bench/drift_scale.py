@@ -13,7 +13,7 @@ top. The largest size is also run from Parquet files read one column at a time
 Part 2: the weekly windows of the bike data (11 features), fit once, calculate per window.
 
 Run: ``.venv/bin/python bench/drift_scale.py`` (``--quick`` for a smaller run; the bike
-data come from ``MODELMEDIC_DATA_DIR``, else ``../shared/data/bike-sharing``, else UCI).
+data come from ``MODELMEDIC_DATA_DIR``, else the user cache, else UCI: as users get them).
 """
 
 from __future__ import annotations
@@ -173,9 +173,7 @@ def bike_table(evidently_windows: int | None) -> None:
     from modelmedic.windows import select_period, windows_after
 
     settings = get_settings()
-    shared = ROOT.parent / "shared" / "data" / "bike-sharing"
-    source = None if settings.data_dir or not shared.is_dir() else shared
-    bike = load_bike("hour", source, settings, progress=False)
+    bike = load_bike("hour", None, settings, progress=False)  # MODELMEDIC_DATA_DIR, the cache, the download
     schema = builtin_schema("bike-hour")
     reference = select_period(bike, settings.reference_start, settings.reference_end)
     windows = windows_after(bike, settings.reference_end, "1W")

@@ -37,6 +37,8 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
+from serve import data_dir as bike_data_dir  # noqa: E402 - the sibling bench
+
 from databases import fresh_database  # noqa: E402
 from heroku import (  # noqa: E402
     app_json_env,
@@ -147,7 +149,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000, help="predictions in the log for the second read")
     parser.add_argument("--slug", type=Path, help="a slug folder built earlier (skips the build)")
     args = parser.parse_args()
-    data_dir = os.environ.get("MODELMEDIC_DATA_DIR") or str(ROOT.parent / "shared" / "data" / "bike-sharing")
+    data_dir = str(bike_data_dir())  # MODELMEDIC_DATA_DIR, the cache, the download
     work = Path(tempfile.mkdtemp(prefix="modelmedic-dyno-"))
 
     if args.slug is None:

@@ -32,8 +32,9 @@ import time
 import warnings
 from pathlib import Path
 
+from serve import data_dir  # the sibling bench: MODELMEDIC_DATA_DIR, the cache, the download
+
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(os.environ.get("MODELMEDIC_DATA_DIR", ROOT.parent / "shared" / "data" / "bike-sharing"))
 
 
 def quiet() -> None:
@@ -154,9 +155,10 @@ def main() -> int:
     imports = time.perf_counter() - began
 
     home = Path(tempfile.mkdtemp(prefix="modelmedic-bench-"))
-    settings = Settings(home=home, data_dir=DATA)
+    data = data_dir()
+    settings = Settings(home=home, data_dir=data)
     schema = builtin_schema("bike-hour")
-    frame = load_bike("hour", DATA, settings, progress=False)
+    frame = load_bike("hour", data, settings, progress=False)
     reference = select_period(frame, settings.reference_start, settings.reference_end)
     model = train(reference, schema, "rf", seed=settings.seed)
     windows = windows_after(frame, settings.reference_end, "1W")

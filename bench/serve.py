@@ -14,7 +14,7 @@ errors and non-2xx answers) and the ratio; the target is modelmedic >= 2x mlflow
 requests/s with p99 < 50 ms and zero errors.
 
 Run: ``.venv/bin/python bench/serve.py`` (``--duration 5`` for a quick look; the bike data
-come from ``MODELMEDIC_DATA_DIR``, else ``../shared/data/bike-sharing``, else UCI).
+come from ``MODELMEDIC_DATA_DIR``, else the user cache, else UCI: as users get them).
 """
 
 from __future__ import annotations
@@ -58,12 +58,13 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def data_dir() -> Path | None:
-    configured = os.environ.get("MODELMEDIC_DATA_DIR")
-    shared = ROOT.parent / "shared" / "data" / "bike-sharing"
-    if configured:
-        return Path(configured)
-    return shared if (shared / "hour.csv").is_file() else None
+def data_dir() -> Path:
+    """The verified bike data folder, found as users find it: ``MODELMEDIC_DATA_DIR``, the
+    user cache, else the download from UCI."""
+    from modelmedic.config import Settings
+    from modelmedic.data import ensure_bike_data
+
+    return ensure_bike_data(None, Settings(), progress=False)
 
 
 def train_rf(home: Path) -> str:
