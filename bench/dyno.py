@@ -162,7 +162,8 @@ def main() -> None:
     print(f"compressed slug: {size / MB:.0f} MB ({size / MIB:.0f} MiB)  [target < 200 MB]")
 
     with fresh_database("modelmedic_bench") as url:
-        config = {**app_json_env(slug), "DATABASE_URL": url}
+        # no answer cache: every /monitoring/drift below is computed (the timing and the memory)
+        config = {**app_json_env(slug), "DATABASE_URL": url, "MODELMEDIC_MONITORING_CACHE_SECONDS": "0"}
         release = copy_slug(slug, work / "release")
         began = time.perf_counter()
         done = run_in(release, release_command(release), {**config, "MODELMEDIC_DATA_DIR": data_dir})
