@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from modelmedic.config import Settings, get_settings, is_postgres
-from modelmedic.errors import ModelNotFoundError, TrackingError, UntrustedModelError
+from modelmedic.errors import ModelNotFoundError, TrackingError
+from modelmedic.model_trust import load_skops, trusted_types
 from modelmedic.secrets import masked, masked_text
 from modelmedic.tracking_store import (
     NOT_FOUND_CODES,
@@ -38,8 +39,6 @@ _EXPORTED_VARS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")
 _MAX_METRICS, _MAX_PARAMS, _MAX_TAGS, _MAX_ENTITIES = 1000, 100, 100, 1000
 _KEY_BAD = re.compile(r"[^0-9A-Za-z_\-. /:]")
 # Model classes we trust when MLflow saves scikit-learn models with skops.
-_TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
-_TRUSTED_EXACT = frozenset({"functools.partial"})  # scikit-learn's gradient boosting holds one
 
 
 class RegistryRef(NamedTuple):
@@ -299,29 +298,6 @@ def log_series(
         mlflow_client.log_batch(run_id, metrics=m, params=p, tags=t)
 
 
-def trusted_types(model: Any) -> list[str]:
-    """The types skops must be told to trust to save ``model``.
-
-    Only classes from scikit-learn, numpy and scipy are trusted; MLflow saves
-    scikit-learn models with skops, which refuses tree models unless told.
-
-    Raises:
-        TrackingError: when the model holds a type from elsewhere (save it another way).
-    """
-    import skops.io
-
-    untrusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
-    foreign = _foreign_types(untrusted)
-    if foreign:
-        raise TrackingError(f"the model holds types modelmedic does not trust for skops: {', '.join(foreign)}")
-    return list(untrusted)
-
-
-def _foreign_types(types: Iterable[str]) -> list[str]:
-    """The ``types`` outside what modelmedic trusts skops with (scikit-learn, numpy, scipy)."""
-    return [t for t in types if not t.startswith(_TRUSTED_PREFIXES) and t not in _TRUSTED_EXACT]
-
-
 def log_model(model: Any, input_example: pd.DataFrame, name: str = "model") -> Any:
     """Log a scikit-learn ``model`` to the active run with signature and input example.
 
@@ -365,11 +341,6 @@ def register(
     if alias:
         client(settings).set_registered_model_alias(name, alias, version.version)
     return str(version.version)
-
-
-def set_alias(name: str, alias: str, version: str, settings: Settings | None = None) -> None:
-    """Point registry ``alias`` of model ``name`` at ``version``."""
-    client(settings).set_registered_model_alias(name, alias, version)
 
 
 def champion(settings: Settings | None = None, name: str | None = None, *, create: bool = True) -> tuple[str, str]:
@@ -482,38 +453,7 @@ def load_trusted_model(model_uri: str, settings: Settings | None = None, *, crea
         if settings.trust_pickle:
             model = load_model(str(local), settings, create=create)
         else:
-            model = _load_skops(meta.flavors, local, model_uri)
+            model = load_skops(meta.flavors, local, model_uri)
     import pandas as pd
 
     return TrustedModel(model, example if isinstance(example, pd.DataFrame) else None)
-
-
-def _load_skops(flavors: Mapping[str, Any], local: Path, model_uri: str) -> Any:
-    """Load the skops file of the ``sklearn`` flavor in ``local``, trusting only our types."""
-    import skops.io
-
-    sklearn_flavor, pyfunc = flavors.get("sklearn") or {}, flavors.get("python_function") or {}
-    path = (local / str(sklearn_flavor.get("pickled_model", ""))).resolve()
-    problem, untrusted = "", []
-    if not sklearn_flavor:
-        problem = f"it is not a scikit-learn model (flavors: {', '.join(flavors) or 'none'})"
-    elif sklearn_flavor.get("serialization_format") != "skops":
-        problem = f"it is saved with {sklearn_flavor.get('serialization_format') or 'pickle'}"
-    elif pyfunc.get("loader_module", "mlflow.sklearn") != "mlflow.sklearn" or sklearn_flavor.get("code"):
-        problem = f"it brings its own code (loader {pyfunc.get('loader_module')})"
-    elif not path.is_file() or not path.is_relative_to(local.resolve()):
-        problem = "its skops file is missing"
-    try:
-        untrusted = [] if problem else skops.io.get_untrusted_types(file=path)
-        if foreign := _foreign_types(untrusted):
-            problem = f"it holds types modelmedic does not trust ({', '.join(foreign)})"
-        if problem:
-            raise UntrustedModelError(
-                f"refusing model {masked(model_uri)}: {problem}, whose loader can run code; "
-                "set MODELMEDIC_TRUST_PICKLE=1 only if you trust where it comes from"
-            )
-        return skops.io.load(path, trusted=untrusted)
-    except UntrustedModelError:
-        raise
-    except Exception as exc:  # a damaged file: skops raises many kinds
-        raise ModelNotFoundError(f"cannot load model {masked(model_uri)}: {masked_text(str(exc))}") from None
