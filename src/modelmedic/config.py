@@ -206,6 +206,7 @@ class Settings(BaseSettings):
         """The data cache folder (user cache folder unless configured)."""
         if self.cache_dir is not None:
             return self.cache_dir
+        # lazy: only when the cache folder is needed
         from platformdirs import user_cache_path
 
         return user_cache_path("modelmedic")

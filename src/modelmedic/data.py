@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from modelmedic.config import Settings, get_settings
 from modelmedic.errors import ChecksumError, DataError, DownloadError
+from modelmedic.extras import require
 from modelmedic.schema import DatasetSchema, builtin_schema
 
 if TYPE_CHECKING:
@@ -125,6 +126,7 @@ def download(url: str, dest: Path, *, timeout: float = 30.0, progress: bool = Tr
     Raises:
         DownloadError: on any network failure or an incomplete transfer.
     """
+    # lazy: rich only when printing
     from rich.progress import DownloadColumn, Progress, TransferSpeedColumn
 
     request = urllib.request.Request(url, headers={"User-Agent": "modelmedic"})
@@ -203,6 +205,7 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     Raises:
         DataError: when the file is missing, of an unknown kind or unreadable.
     """
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
 
     path = Path(path)
@@ -211,8 +214,6 @@ def read_table(path: str | Path, columns: list[str] | None = None) -> pd.DataFra
     suffix = path.suffix.lower()
     try:
         if suffix in {".parquet", ".pq"}:
-            from modelmedic.extras import require
-
             require("pyarrow", purpose="pyarrow (parquet files)")
             return pd.read_parquet(path, columns=columns)
         if suffix in {".csv", ".txt", ".gz"}:
@@ -232,6 +233,7 @@ def prepare_frame(raw: pd.DataFrame, schema: DatasetSchema, source: str = "data"
     Raises:
         DataError: when required columns are missing or the timestamps do not parse.
     """
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
 
     needed = [c for c in schema.required_columns if c != schema.target]

@@ -51,6 +51,7 @@ def require_installed(*modules: str, extra: str = MONITOR, purpose: str) -> None
     Raises:
         MissingExtraError: naming the missing packages and the extra that installs them.
     """
+    # lazy: only when probing installed extras
     from importlib.util import find_spec
 
     missing = [name for name in modules if find_spec(name) is None]

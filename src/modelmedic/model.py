@@ -8,7 +8,7 @@ import numpy as np
 
 from modelmedic.errors import ConfigError, DataError
 from modelmedic.performance import regression_metrics
-from modelmedic.schema import DatasetSchema
+from modelmedic.schema import DatasetSchema, builtin_schema
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -33,6 +33,7 @@ def feature_frame(frame: pd.DataFrame, schema: DatasetSchema) -> pd.DataFrame:
     missing = [c for c in schema.features if c not in frame.columns]
     if missing:
         raise DataError(f"the data lack the feature columns {', '.join(missing)}")
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
 
     out = frame[schema.features].copy()
@@ -56,12 +57,11 @@ def build_model(
     Raises:
         ConfigError: for an unknown kind or estimator parameter.
     """
+    # lazy: scikit-learn costs ~0.5 s to import
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestRegressor
     from sklearn.pipeline import Pipeline
     from sklearn.preprocessing import OrdinalEncoder
-
-    from modelmedic.schema import builtin_schema
 
     schema = schema or builtin_schema()
     encoder = ColumnTransformer(

@@ -29,6 +29,7 @@ def progress_tasks(
     The display refreshes on each advance only, with no refresh thread, so worker processes
     may be forked while it is shown. With ``enabled`` false nothing is drawn.
     """
+    # lazy: rich only when printing
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 

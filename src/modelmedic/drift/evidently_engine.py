@@ -34,6 +34,7 @@ from modelmedic.drift.base import (
     require_columns,
 )
 from modelmedic.errors import DriftError
+from modelmedic.extras import require
 
 if TYPE_CHECKING:
     import evidently
@@ -55,6 +56,7 @@ def evidently_stattests() -> dict[str, Any]:
     Each object is callable as ``test(reference, current, column_type, threshold)`` and
     returns a result with ``drift_score``: the functions evidently's reports run.
     """
+    # lazy: evidently takes ~3 s to import
     from evidently.legacy.calculations import stattests
     from evidently.legacy.calculations.stattests.registry import StatTest
 
@@ -78,6 +80,7 @@ def _scores_only() -> Iterator[None]:
     Drawing them is 80-87% of a Report's time and nothing reads them when only the scores
     are wanted; the scores are the same. HTML reports (:func:`render_html`) draw them.
     """
+    # lazy: evidently takes ~3 s to import
     from evidently.metrics.column_statistics import ValueDriftCalculation
 
     original = ValueDriftCalculation._render
@@ -97,6 +100,7 @@ def _quiet_numpy() -> Iterator[None]:
 
 
 def _legacy_column_type(column_type: str) -> Any:
+    # lazy: evidently takes ~3 s to import
     from evidently.legacy.core import ColumnType
 
     return ColumnType.Numerical if column_type == "numerical" else ColumnType.Categorical
@@ -104,6 +108,7 @@ def _legacy_column_type(column_type: str) -> Any:
 
 def usable_values(series: pd.Series) -> pd.Series:
     """The values a test sees, as evidently cleans them: infinities and missing values dropped."""
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
     return series.replace([-np.inf, np.inf], np.nan).dropna()
@@ -135,6 +140,7 @@ def evidently_dataset(
     Raises:
         DriftError: when ``frame`` lacks one of these columns.
     """
+    # lazy: evidently takes ~3 s to import
     from evidently import DataDefinition, Dataset, Regression
 
     extra = [c for c in (target, prediction) if c is not None and c not in options.columns]
@@ -155,6 +161,7 @@ def evidently_dataset(
 
 
 def _value_drift(column: str, options: DriftOptions) -> Any:
+    # lazy: evidently takes ~3 s to import
     from evidently.metrics import ValueDrift
 
     test = options.column_stattest(column)
@@ -232,6 +239,7 @@ class EvidentlyEngine(DriftEngine):
         When evidently raises, the columns are re-run one by one to single out the failing
         one (which is then untested); the normal path is one Report per window.
         """
+        # lazy: evidently takes ~3 s to import
         from evidently import Report
 
         try:
@@ -263,6 +271,7 @@ class EvidentlyEngine(DriftEngine):
 
 def _default_stattest(reference: pd.Series, current: pd.Series, column_type: str) -> str:
     """The test evidently picks by default for these data (its own rule)."""
+    # lazy: evidently takes ~3 s to import
     from evidently.legacy.calculations.stattests.registry import _get_default_stattest
 
     test = _get_default_stattest(usable_values(reference), usable_values(current), _legacy_column_type(column_type))
@@ -290,9 +299,8 @@ def render_html(
         DriftError: when a column is missing, no column can be tested, or evidently fails.
         MissingExtraError: without ``modelmedic[monitor]`` (evidently).
     """
-    from modelmedic.extras import require
-
     require("evidently", purpose="evidently (HTML drift reports)")
+    # lazy: evidently takes ~3 s to import
     from evidently import Report
     from evidently.presets import DataDriftPreset, RegressionPreset
 
