@@ -107,7 +107,7 @@ def test_a_stalled_tracking_server_times_out_as_configured(
 
 def test_the_users_own_mlflow_limits_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     from modelmedic.config import Settings
-    from modelmedic.tracking_store import bound_http_waits
+    from modelmedic.tracking import bound_http_waits
 
     for var in HTTP_LIMITS:
         monkeypatch.delenv(var, raising=False)
