@@ -265,12 +265,10 @@ def _record(
     """
     if decision.dry_run:
         return decision
-    import mlflow
     import pandas as pd
 
     from modelmedic import tracking
 
-    tracking.configure(settings)
     experiment = tracking.experiment_id(f"{settings.experiment}-retrain", settings)
     client = tracking.client(settings)
     params: dict[str, Any] = {
@@ -315,10 +313,10 @@ def _record(
                 "rows_train": len(promoted.rows),
             }
         )
-    with mlflow.start_run(experiment_id=experiment, run_name=f"retrain-{decision.action}") as run:
-        decision.run_id = run.info.run_id
+    with tracking.start_run(experiment, f"retrain-{decision.action}", settings) as run_id:
+        decision.run_id = run_id
         if promoted is not None:
-            info = tracking.log_model(promoted.model, promoted.example)
+            info = tracking.log_model(promoted.model, promoted.example, settings=settings)
             version = tracking.register(
                 info.model_uri,
                 settings.model_name,
@@ -332,5 +330,5 @@ def _record(
             )
             decision.promoted_version = version
             tags["modelmedic.promoted_version"] = version
-        tracking.log_values(client, run.info.run_id, metrics, params, tags)
+        tracking.log_values(client, run_id, metrics, params, tags)
     return decision

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,8 +75,6 @@ def train_and_register(
         DataError: when the period holds no labelled rows.
         TrackingError: when the MLflow store cannot be reached.
     """
-    import mlflow
-    import mlflow.data
     import pandas as pd
 
     from modelmedic import tracking
@@ -119,29 +116,27 @@ def train_and_register(
         "modelmedic.role": "train",
     }
 
-    tracking.configure(settings)
     experiment = tracking.experiment_id(settings.experiment, settings)
     mlflow_client = tracking.client(settings)
-    with mlflow.start_run(experiment_id=experiment, run_name=f"train-{kind}-{start}..{end}") as run:
-        tracking.log_values(mlflow_client, run.info.run_id, metrics, run_params, tags)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # MLflow guessing the source's kind
-            dataset = mlflow.data.from_pandas(
-                reference.reset_index(),
-                source=source or "memory",
-                name=f"{schema.name}:{start}..{end}",
-                targets=schema.target,
-            )
-            mlflow.log_input(dataset, context="training")
-        info = tracking.log_model(model, feature_frame(reference, schema))
+    with tracking.start_run(experiment, f"train-{kind}-{start}..{end}", settings) as run_id:
+        tracking.log_values(mlflow_client, run_id, metrics, run_params, tags)
+        tracking.log_dataset(
+            reference.reset_index(),
+            source=source or "memory",
+            name=f"{schema.name}:{start}..{end}",
+            targets=schema.target,
+            context="training",
+            settings=settings,
+        )
+        info = tracking.log_model(model, feature_frame(reference, schema), settings=settings)
         # the training period's column summaries, for drift checks against this model
-        log_reference_profile(mlflow_client, run.info.run_id, reference, schema)
+        log_reference_profile(mlflow_client, run_id, reference, schema)
     version = None
     if register:
         version = tracking.register(
             info.model_uri, settings.model_name, settings=settings, tags={"reference": f"{start}..{end}", "kind": kind}
         )
-    return TrainingResult(run.info.run_id, info.model_uri, version, metrics, run_params, model)
+    return TrainingResult(run_id, info.model_uri, version, metrics, run_params, model)
 
 
 def data_source_label(path: str | Path | None, settings: Settings) -> str:

@@ -34,23 +34,21 @@ def model_card(settings: Settings, mlflow_ui: str) -> tuple[dict[str, Any] | Non
         ``versions``: every registered version, newest first) or ``None`` with a
         sentence saying why there is none (no champion yet, store unreachable).
     """
-    from mlflow.exceptions import MlflowException
-
     from modelmedic import tracking
-    from modelmedic.errors import ModelmedicError
+    from modelmedic.errors import ModelmedicError, TrackingError
     from modelmedic.secrets import masked, masked_text
 
     name = settings.model_name
     try:
         mlflow_client = tracking.client(settings)
         version = mlflow_client.get_model_version_by_alias(name, tracking.CHAMPION)
-    except (MlflowException, ModelmedicError):
+    except ModelmedicError:
         return None, f"no champion model '{name}' in the MLflow store: run 'modelmedic train'"
     except OSError as exc:
         return None, f"cannot read the MLflow store {masked(settings.resolved_tracking_uri)}: {masked_text(str(exc))}"
     try:
         run = mlflow_client.get_run(version.run_id) if version.run_id else None
-    except MlflowException:  # the training run was purged: a card without its details
+    except TrackingError:  # the training run was purged: a card without its details
         run = None
     params = run.data.params if run else {}
     metrics = run.data.metrics if run else {}
@@ -108,8 +106,6 @@ def retrain_decisions(settings: Settings, mlflow_ui: str, limit: int = 50) -> li
         ``tags`` (the ``modelmedic.*`` tags without the prefix), ``params`` and ``metrics``;
         an empty list when there is none or the store cannot be read.
     """
-    from mlflow.exceptions import MlflowException
-
     from modelmedic import tracking
     from modelmedic.errors import ModelmedicError
 
@@ -124,7 +120,7 @@ def retrain_decisions(settings: Settings, mlflow_ui: str, limit: int = 50) -> li
             order_by=["attributes.start_time DESC"],
             max_results=limit,
         )
-    except (MlflowException, ModelmedicError, OSError):
+    except (ModelmedicError, OSError):
         return []
     return [
         {

@@ -27,10 +27,10 @@ from modelmedic.errors import DataError, DriftError, ModelNotFoundError
 
 if TYPE_CHECKING:
     import pandas as pd
-    from mlflow import MlflowClient
 
     from modelmedic.config import Settings
     from modelmedic.schema import DatasetSchema
+    from modelmedic.tracking import TrackingClient
 
 PROFILE_VERSION = 1
 PROFILE_FORMAT = "modelmedic.reference_profile"
@@ -171,9 +171,13 @@ def schema_profile(reference: pd.DataFrame, schema: DatasetSchema) -> ReferenceP
 
 
 def log_reference_profile(
-    mlflow_client: MlflowClient, run_id: str, reference: pd.DataFrame, schema: DatasetSchema
+    mlflow_client: TrackingClient, run_id: str, reference: pd.DataFrame, schema: DatasetSchema
 ) -> ReferenceProfile:
-    """Profile the training period and log it as artifact ``reference_profile/`` of ``run_id``."""
+    """Profile the training period and log it as artifact ``reference_profile/`` of ``run_id``.
+
+    Raises:
+        TrackingError: when the store does not answer or refuses.
+    """
     profile = schema_profile(reference, schema)
     with tempfile.TemporaryDirectory() as folder:
         path = profile.save(Path(folder) / ARTIFACT_FILE)
@@ -192,25 +196,17 @@ def load_profile_for_model(model: str, settings: Settings | None = None) -> Refe
     Raises:
         ModelNotFoundError: when the model or its profile cannot be found (a model
             trained before profiles existed: train it again).
+        TrackingError: when the store does not answer.
     """
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
     from modelmedic import tracking
 
-    tracking.configure(settings)
-    try:
-        run_id = model if _RUN_ID.match(model) else mlflow.models.get_model_info(model).run_id
-    except (MlflowException, OSError) as exc:
-        raise ModelNotFoundError(f"cannot find model {model}: {exc}") from None
+    run_id = model if _RUN_ID.match(model) else tracking.model_run_id(model, settings)
     if not run_id:
         raise ModelNotFoundError(f"model {model} was not logged by a run, so it has no reference profile")
     with tempfile.TemporaryDirectory() as folder:
         try:
-            local = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=f"{ARTIFACT_DIR}/{ARTIFACT_FILE}", dst_path=folder
-            )
-        except (MlflowException, OSError):
+            local = tracking.download_artifact(run_id, f"{ARTIFACT_DIR}/{ARTIFACT_FILE}", Path(folder), settings)
+        except ModelNotFoundError:
             raise ModelNotFoundError(
                 f"run {run_id} has no {ARTIFACT_DIR}/ artifact: train the model again with this version of modelmedic"
             ) from None

@@ -39,15 +39,16 @@ for _variable, _prefix in (("PROMETHEUS_MULTIPROC_DIR", "metrics"), ("MODELMEDIC
 
 def preload() -> None:
     """Import what every worker imports, so the workers share those pages (import only)."""
-    import mlflow.sklearn  # noqa: F401  (heavy imports, shared copy-on-write by the workers)
-    import pandas  # noqa: F401
+    import pandas  # noqa: F401  (heavy imports, shared copy-on-write by the workers)
     import prometheus_client  # noqa: F401
     import sklearn.ensemble  # noqa: F401
-    import skops.io  # noqa: F401
 
     import modelmedic.drift.fast
     import modelmedic.drift.profile
     import modelmedic.service.app  # noqa: F401
+    from modelmedic import tracking
+
+    tracking.preload()  # what loading the champion imports (MLflow's model loading, skops)
 
 
 def on_starting(server: Any) -> None:

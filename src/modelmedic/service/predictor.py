@@ -169,9 +169,7 @@ def _describe(uri: str, settings: Settings) -> tuple[str, str | None, dict[str, 
         elif uri.startswith("runs:/"):
             run_id = uri.removeprefix("runs:/").split("/", 1)[0]
         else:
-            from mlflow.models import Model
-
-            run_id = Model.load(uri).run_id
+            run_id = tracking.model_run_id(uri, settings)
     except Exception:  # an unreachable store or a model logged elsewhere: describe less
         pass
     info: dict[str, Any] = {}

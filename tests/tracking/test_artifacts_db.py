@@ -21,9 +21,9 @@ from mlflow.exceptions import MlflowException
 
 from databases import fresh_database
 from modelmedic import tracking
-from modelmedic.artifacts_db import CHUNK_BYTES, SCHEME, artifact_key, experiment_location
 from modelmedic.config import Settings
 from modelmedic.service.lifecycle import preflight
+from modelmedic.tracking.artifacts_db import CHUNK_BYTES, SCHEME, artifact_key, experiment_location
 from servers import free_port, wait_until
 
 

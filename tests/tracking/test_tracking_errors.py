@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -17,7 +17,11 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import STORE_ENV, stop_group
+from modelmedic import tracking
 from modelmedic.cli import app
+from modelmedic.config import Settings
+from modelmedic.drift.profile import load_profile_for_model
+from modelmedic.errors import TrackingError
 from servers import free_port
 
 PASSWORD = "s3cret-pw"
@@ -98,6 +102,7 @@ def test_a_stalled_tracking_server_times_out_as_configured(
         tracking_max_retries=1,
         tracking_backoff_seconds=0,
     )
+    tracking.configure(settings)  # imports MLflow (seconds on a busy machine) without a request
     began = time.monotonic()
     with pytest.raises(TrackingError, match=r"does not answer: .*timed out.*2 tries of 1 s"):
         tracking.champion(settings)
@@ -107,7 +112,7 @@ def test_a_stalled_tracking_server_times_out_as_configured(
 
 def test_the_users_own_mlflow_limits_are_kept(monkeypatch: pytest.MonkeyPatch) -> None:
     from modelmedic.config import Settings
-    from modelmedic.tracking_store import bound_http_waits
+    from modelmedic.tracking import bound_http_waits
 
     for var in HTTP_LIMITS:
         monkeypatch.delenv(var, raising=False)
@@ -129,9 +134,9 @@ def postgres_store() -> Iterator[str]:
     ignores it), dropped afterwards."""
     from sqlalchemy import create_engine
 
-    from test_store import _admin_url
+    from databases import admin_url
 
-    admin = _admin_url()
+    admin = admin_url()
     if admin is None:
         pytest.skip("no PostgreSQL with trust auth on 127.0.0.1:5432")
     name = f"modelmedic_tracking_{uuid.uuid4().hex[:10]}"
@@ -230,3 +235,58 @@ def test_reload_answers_409_naming_the_silent_store_without_its_password(
             assert "does not answer" in detail and f"http://bob:***@127.0.0.1:{port}" in detail
             assert PASSWORD not in answer.text
             assert httpx.get(f"{service.url}/health", timeout=10).status_code == 200
+
+
+def _closed_store(tmp_path: Path) -> Settings:
+    """Settings naming a tracking server on a closed loopback port, with short waits."""
+    return Settings(
+        home=tmp_path / "home",
+        tracking_uri=f"http://bob:{PASSWORD}@127.0.0.1:{free_port()}",
+        tracking_timeout_seconds=1,
+        tracking_max_retries=0,
+        tracking_backoff_seconds=0,
+    )
+
+
+def _open_a_run(settings: Settings, _folder: Path) -> None:
+    with tracking.start_run("0", "never", settings):
+        pass
+
+
+NO_RUN = "0" * 32
+# the door's calls that used to let a store failure through as a traceback
+UNWRAPPED_BEFORE: dict[str, Callable[[Settings, Path], object]] = {
+    "register": lambda s, _: tracking.register(f"runs:/{NO_RUN}/model", "m", settings=s),
+    "client-call": lambda s, _: tracking.client(s).search_experiments(),
+    "log-values": lambda s, _: tracking.log_values(tracking.client(s), NO_RUN, {"mae": 1.0}),
+    "start-run": _open_a_run,
+    "model-run-id": lambda s, _: tracking.model_run_id("models:/m@champion", s),
+    "download-artifact": lambda s, folder: tracking.download_artifact(NO_RUN, "reference_profile", folder, s),
+    "reference-profile": lambda s, _: load_profile_for_model("models:/m@champion", s),
+}
+
+
+@pytest.mark.parametrize("call", list(UNWRAPPED_BEFORE))
+def test_every_call_through_the_door_names_an_unreachable_store_in_one_line(
+    call: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for var in (*STORE_ENV, *HTTP_LIMITS):
+        monkeypatch.delenv(var, raising=False)
+    with pytest.raises(TrackingError) as raised:
+        UNWRAPPED_BEFORE[call](_closed_store(tmp_path), tmp_path)
+    message = str(raised.value)
+    assert "\n" not in message and "does not answer" in message, message
+    assert PASSWORD not in message and "http://bob:***@127.0.0.1:" in message
+
+
+def test_a_refusal_by_a_store_that_answers_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The client the door hands out: MLflow's refusal becomes a TrackingError; what is not
+    a call (its tracking URI) passes through."""
+    for var in STORE_ENV:
+        monkeypatch.delenv(var, raising=False)
+    settings = Settings(home=tmp_path / "home")
+    mlflow_client = tracking.client(settings)
+    assert mlflow_client.tracking_uri == settings.resolved_tracking_uri
+    with pytest.raises(TrackingError, match=r"^the MLflow tracking store at sqlite:.* refused: ") as raised:
+        mlflow_client.get_run(NO_RUN)
+    assert "\n" not in str(raised.value)

@@ -87,6 +87,7 @@ def artifact_database(tracking_uri: str | None = None) -> str:
     Raises:
         MlflowException: when neither MLflow nor modelmedic's settings name a SQL database.
     """
+    # lazy: MLflow's record of the URI set in this process, read when a repository opens
     from mlflow.tracking._tracking_service import utils as tracking_utils
 
     candidates = [tracking_uri]
