@@ -17,10 +17,10 @@ import pytest
 from modelmedic.drift.fast import FastEngine
 from modelmedic.performance import regression_metrics
 from modelmedic.service.app import create_app
+from modelmedic.service.live_reports import LiveReference, drift_options, drift_report, performance_report
 from modelmedic.service.log_aggregates import Window, window_stats
-from modelmedic.service.monitoring import LiveReference, drift_options, drift_report, performance_report
+from modelmedic.service.prediction_log import TABLE, PredictionStore
 from modelmedic.service.schemas import FEATURE_NAMES, feature_column_types
-from modelmedic.service.store import TABLE, PredictionStore
 from modelmedic.windows import select_period
 from servers import INSTANCE, ThreadServer
 from test_service import AUTH, TOKEN, service_settings

@@ -15,8 +15,7 @@ import pytest
 from databases import PG_HOST, PG_ROLES
 from databases import admin_url as _admin_url
 from modelmedic.service.database import Timeouts
-from modelmedic.service.schemas import FEATURE_NAMES
-from modelmedic.service.store import (
+from modelmedic.service.prediction_log import (
     TABLE,
     PredictionStore,
     PredictionStoreError,
@@ -24,6 +23,7 @@ from modelmedic.service.store import (
     normalize_database_url,
     read_prediction_log,
 )
+from modelmedic.service.schemas import FEATURE_NAMES
 from servers import INSTANCE
 
 

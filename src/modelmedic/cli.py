@@ -723,7 +723,7 @@ def monitor_command(
     reference_end = reference_end or settings.reference_end
     windows = read_batches(batches) if batches is not None else None
     if source is not None:
-        from modelmedic.service.store import read_prediction_log
+        from modelmedic.service.prediction_log import read_prediction_log
 
         frame, live_windows = monitor.with_live_traffic(
             frame, read_prediction_log(source), dataset,

@@ -1,6 +1,6 @@
 """The live-traffic section of the dashboard, read from the prediction service's log.
 
-Reuses the service's own monitoring functions (:mod:`modelmedic.service.monitoring`): the
+Reuses the service's own monitoring functions (:mod:`modelmedic.service.live_reports`): the
 drift of the last 24 hours and of the last 7 days against the served model's reference,
 and the error of the predictions that received a label, all from aggregates the database
 computes (the web process never holds the log's rows).
@@ -58,9 +58,9 @@ def live_traffic(state: ServiceState, now: dt.datetime | None = None) -> dict[st
 
 
 def _measure(state: ServiceState, now: dt.datetime) -> dict[str, Any]:
+    from modelmedic.service.live_reports import drift_report, performance_report
     from modelmedic.service.log_aggregates import per_hour
     from modelmedic.service.log_schema import naive_utc
-    from modelmedic.service.monitoring import drift_report, performance_report
 
     store = state.store
     assert store is not None

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmedic.config import Settings
-from modelmedic.dashboard.data import mlflow_run_url
+from modelmedic.dashboard.payload import mlflow_run_url
 from modelmedic.retrain import ROLE as RETRAIN_ROLE
 
 CARD_METRICS = ("mae", "rmse", "r2", "mape")

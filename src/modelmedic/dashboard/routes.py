@@ -1,7 +1,7 @@
 """The dashboard's HTTP routes: the page, its data, its static files, the evidently reports.
 
 - ``GET /``: the page (one HTML file, its script and style sheet, no external resource);
-- ``GET /dashboard/data.json``: :func:`~modelmedic.dashboard.data.dashboard_data`, with
+- ``GET /dashboard/data.json``: :func:`~modelmedic.dashboard.payload.dashboard_data`, with
   the live traffic when the app is the prediction service (``app.state.service``);
 - ``GET /static/plotly.min.js``: plotly.js shipped in this package (the MIT-licensed
   cartesian partial bundle from npm, which draws every trace the page uses: scatter, bar,
@@ -82,7 +82,7 @@ def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = N
     @router.get("/dashboard/data.json", dependencies=[Depends(monitoring_access)])
     async def data(request: Request) -> JSONResponse:
         """Everything the page shows: model card, monitoring, backtest, retrains, live traffic."""
-        from modelmedic.dashboard.data import dashboard_data
+        from modelmedic.dashboard.payload import dashboard_data
 
         live = await run_in_threadpool(_live, request)
         body = await run_in_threadpool(
@@ -106,7 +106,7 @@ def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = N
     @router.get("/dashboard/reports/{folder}/{name}", response_class=HTMLResponse, include_in_schema=False)
     async def report(folder: str, name: str) -> FileResponse:
         """A window's evidently HTML report from monitor job ``folder``."""
-        from modelmedic.dashboard.data import report_path
+        from modelmedic.dashboard.payload import report_path
 
         path = report_path(settings, folder, name)
         if path is None:

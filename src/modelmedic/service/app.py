@@ -32,11 +32,11 @@ from modelmedic.service.live_monitor import LiveMonitor
 from modelmedic.service.log_writer import GroupCommitWriter
 from modelmedic.service.metrics import MetricsMiddleware, ServiceMetrics
 from modelmedic.service.model_refresh import WorkerBoard, failure_reason, refresh_loop
+from modelmedic.service.prediction_log import PredictionStoreError
 from modelmedic.service.predictor import followed_alias
 from modelmedic.service.routes import admin, monitoring, predictions
 from modelmedic.service.routes import status as status_routes
 from modelmedic.service.state import ServiceState
-from modelmedic.service.store import PredictionStoreError
 
 logger = logging.getLogger("modelmedic.service")
 _BRANCH_TAGS = {"body", "instance", "batch", "label", "labels"}

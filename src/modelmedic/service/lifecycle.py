@@ -17,11 +17,11 @@ from modelmedic.errors import ModelNotFoundError
 from modelmedic.schema import DatasetSchema, builtin_schema
 from modelmedic.secrets import masked, masked_text
 from modelmedic.service.database import PredictionStoreError, normalize_database_url
+from modelmedic.service.live_reports import LiveReference, load_reference
 from modelmedic.service.log_schema import VERSION_TABLE
-from modelmedic.service.monitoring import LiveReference, load_reference
+from modelmedic.service.prediction_log import PredictionStore
 from modelmedic.service.predictor import ServedModel, load_served_model
 from modelmedic.service.schemas import FEATURE_NAMES
-from modelmedic.service.store import PredictionStore
 
 logger = logging.getLogger("modelmedic.service")
 SERVICE_SCHEMA = "bike-hour"

@@ -101,7 +101,7 @@ class LiveMonitor:
 
         Never raises (a failure is logged; the gauges keep their last value).
         """
-        from modelmedic.service.monitoring import drift_report
+        from modelmedic.service.live_reports import drift_report
 
         state = self.state
         reference, store = state.reference, state.store
