@@ -199,7 +199,7 @@ ROUTES = ("/monitoring/drift", "/monitoring/performance", "/dashboard/data.json"
 
 def test_dashboard_live_data_equal_the_rows(filled: PredictionStore, reference: LiveReference, bike_schema) -> None:
     from modelmedic.config import Settings
-    from modelmedic.dashboard.live import live_traffic
+    from modelmedic.service.live_traffic import live_traffic
     from modelmedic.service.metrics import ServiceMetrics
     from modelmedic.service.state import ServiceState
 

@@ -16,9 +16,9 @@ if TYPE_CHECKING:
     from modelmedic.service.live_reports import LiveReference
     from modelmedic.service.log_writer import GroupCommitWriter
     from modelmedic.service.metrics import ServiceMetrics
-    from modelmedic.service.model_refresh import WorkerBoard
     from modelmedic.service.prediction_log import PredictionStore
     from modelmedic.service.predictor import ServedModel
+    from modelmedic.service.worker_board import WorkerBoard
 
 
 @dataclass
