@@ -65,7 +65,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Prediction
 def _drop_log(store: PredictionStore) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {TABLE}")
-        conn.exec_driver_sql("DROP TABLE IF EXISTS modelmedic_schema_version")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS prediction_log_version")
         conn.exec_driver_sql("DROP TABLE IF EXISTS label_corrections")
 
 
@@ -199,8 +199,8 @@ def test_migrating_again_keeps_the_data(store: PredictionStore) -> None:
 
     assert again.count() == 2
     with again.engine.connect() as conn:
-        versions = conn.exec_driver_sql("SELECT version FROM modelmedic_schema_version").scalars().all()
-    assert versions == [1, 2, 3]
+        versions = conn.exec_driver_sql("SELECT version_num FROM prediction_log_version").scalars().all()
+    assert versions == ["0003"]  # Alembic records the revision applied, once
     again.close()
 
 

@@ -18,7 +18,7 @@ from modelmedic.secrets import masked, masked_text
 from modelmedic.service.app import create_app
 from modelmedic.service.database import PredictionStoreError, normalize_database_url
 from modelmedic.service.loading import open_store
-from modelmedic.service.log_schema import VERSION_TABLE
+from modelmedic.service.log_migrations import current_version
 from modelmedic.service.predictor import load_served_model
 from modelmedic.service.schemas import FEATURE_NAMES, service_schema
 
@@ -107,7 +107,7 @@ def existing_log_version(url: str) -> int:
     Raises:
         PredictionStoreError: when the database or its log does not exist or cannot be read.
     """
-    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
     prepare = "run 'modelmedic serve --prepare' (or start the service) to create it"
@@ -127,9 +127,10 @@ def existing_log_version(url: str) -> int:
     try:
         engine = create_engine(engine_url, **options)
         with engine.connect() as conn:
-            if not inspect(conn).has_table(VERSION_TABLE):
-                raise PredictionStoreError(f"the prediction log {masked(url)} holds no log yet: {prepare}")
-            return int(conn.execute(text(f"SELECT max(version) FROM {VERSION_TABLE}")).scalar() or 0)
+            version = current_version(conn)
+        if version is None:
+            raise PredictionStoreError(f"the prediction log {masked(url)} holds no log yet: {prepare}")
+        return version
     except PredictionStoreError:
         raise
     except Exception as exc:
