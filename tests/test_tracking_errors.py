@@ -129,7 +129,7 @@ def postgres_store() -> Iterator[str]:
     ignores it), dropped afterwards."""
     from sqlalchemy import create_engine
 
-    from test_store import _admin_url
+    from databases import admin_url as _admin_url
 
     admin = _admin_url()
     if admin is None:

@@ -13,6 +13,7 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from test_service import AUTH, TOKEN, service_settings
 
 from modelmedic.drift.fast import FastEngine
 from modelmedic.performance import regression_metrics
@@ -23,8 +24,6 @@ from modelmedic.service.prediction_log import TABLE, PredictionStore
 from modelmedic.service.schemas import FEATURE_NAMES, feature_column_types
 from modelmedic.windows import select_period
 from servers import INSTANCE, ThreadServer
-from test_service import AUTH, TOKEN, service_settings
-from test_store import postgres_url  # noqa: F401 - the fixture
 
 NOW = dt.datetime(2026, 3, 1, 12, 0)
 

@@ -12,8 +12,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from databases import PG_HOST, PG_ROLES
-from databases import admin_url as _admin_url
 from modelmedic.service.database import Timeouts
 from modelmedic.service.prediction_log import (
     TABLE,
@@ -25,26 +23,6 @@ from modelmedic.service.prediction_log import (
 )
 from modelmedic.service.schemas import FEATURE_NAMES
 from servers import INSTANCE
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database for this run, dropped afterwards."""
-    from sqlalchemy import create_engine
-
-    admin = _admin_url()
-    if admin is None:
-        pytest.skip(f"no PostgreSQL with trust auth for {', '.join(PG_ROLES)} at {PG_HOST}")
-    name = f"modelmedic_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
