@@ -37,7 +37,7 @@ SCRIPTS = Path(__file__).parent
 def alembic_config(conn: Connection, tables: LogTables) -> Config:
     """Alembic's configuration for the log on ``conn`` (no ``alembic.ini``: the scripts ship
     in this package)."""
-    # lazy: alembic (and its Mako templates) only when a log is opened
+    # lazy: alembic only when a log is opened
     from alembic.config import Config
 
     config = Config()
@@ -61,6 +61,7 @@ def current_version(conn: Connection) -> int | None:
     Raises:
         sqlalchemy.exc.SQLAlchemyError: when the database cannot be read.
     """
+    # lazy: SQLAlchemy, like the rest of the log, only once a log is opened
     from sqlalchemy import inspect, text
 
     inspector = inspect(conn)
@@ -80,6 +81,7 @@ def upgrade(conn: Connection, tables: LogTables, postgres: bool, revision: str =
     Raises:
         sqlalchemy.exc.SQLAlchemyError: when the database refuses.
     """
+    # lazy: alembic only when a log is opened
     from alembic import command
 
     _lock(conn, postgres)
@@ -99,6 +101,7 @@ def downgrade(conn: Connection, tables: LogTables, postgres: bool, revision: str
     Raises:
         sqlalchemy.exc.SQLAlchemyError: when the database refuses.
     """
+    # lazy: alembic only when a log is opened
     from alembic import command
 
     _lock(conn, postgres)
@@ -109,6 +112,7 @@ def downgrade(conn: Connection, tables: LogTables, postgres: bool, revision: str
 def _lock(conn: Connection, postgres: bool) -> None:
     """PostgreSQL: hold the migrations' advisory lock to the end of the transaction (SQLite's
     write transaction is the lock there)."""
+    # lazy: SQLAlchemy only once a log is opened
     from sqlalchemy import text
 
     if postgres:
@@ -117,6 +121,7 @@ def _lock(conn: Connection, postgres: bool) -> None:
 
 def _adopt_legacy(conn: Connection, config: Config) -> None:
     """Stamp a log made before Alembic at the revision of its version; drop its old table."""
+    # lazy: alembic and SQLAlchemy only when a log is opened
     from alembic import command
     from sqlalchemy import inspect, text
 
