@@ -1,6 +1,6 @@
 """A Heroku web dyno simulated on this machine: slug size, boot time, memory, drift latency.
 
-The deploy is the one of ``tests/test_heroku_deploy.py`` (see ``tests/heroku.py``): the app
+The deploy is the one of ``tests/service/test_heroku_deploy.py`` (see ``tests/heroku.py``): the app
 built with ``pip install -r requirements.txt`` into a fresh virtualenv, the Procfile's
 ``release:`` on a copy with a fresh PostgreSQL database (``postgres://`` ``DATABASE_URL``),
 then the Procfile's ``web:`` on another copy with ``WEB_CONCURRENCY=2`` (Heroku's value for

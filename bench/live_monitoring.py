@@ -79,7 +79,7 @@ def bike_rows(count: int, offset: int, now: dt.datetime) -> list[dict[str, Any]]
 
 def fill(url: str, rows: int) -> float:
     """Bring the log at ``url`` to ``rows`` rows by bulk insert; return the seconds it took."""
-    from modelmedic.service.store import PredictionStore
+    from modelmedic.service.prediction_log import PredictionStore
 
     store = PredictionStore(url).open()
     began = time.perf_counter()

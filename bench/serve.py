@@ -210,7 +210,7 @@ def main() -> int:
             )
         finally:
             stop(server)
-        from modelmedic.service.store import PredictionStore
+        from modelmedic.service.prediction_log import PredictionStore
 
         store = PredictionStore(f"sqlite:///{home / 'predictions.db'}")
         logged = store.count()

@@ -189,7 +189,7 @@ def test_monitor_reports_non_finite_values_in_its_quality(trained, settings, bik
 
 def test_serve_check_of_a_model_folder_needs_no_store(trained, settings, tmp_path, monkeypatch) -> None:
     """A model given by path is checked without an MLflow store, and nothing is created."""
-    from modelmedic.service.store import PredictionStore
+    from modelmedic.service.prediction_log import PredictionStore
 
     model_dir = next(settings.artifact_root.rglob("MLmodel")).parent
     log = tmp_path / "log.db"

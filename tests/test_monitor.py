@@ -315,7 +315,7 @@ def test_cli_monitor_reads_the_services_prediction_log(
     import datetime as dt
 
     from modelmedic.model import predict
-    from modelmedic.service.store import PredictionStore
+    from modelmedic.service.prediction_log import PredictionStore
 
     july = bike.loc["2011-07-01":"2011-07-13"]  # summer traffic, logged over 13 days of 2026
     start = dt.datetime(2026, 3, 2)

@@ -645,9 +645,8 @@ def serve_command(
     with err.status("preparing the prediction log and the model…" if prepare else "checking the model and the log…"):
         report = preflight(settings, train_if_missing=prepare)
         if check:  # the model itself, loaded as a worker loads it (trusted format) and proved
-            from modelmedic.service.lifecycle import service_schema
             from modelmedic.service.predictor import load_served_model
-            from modelmedic.service.schemas import FEATURE_NAMES
+            from modelmedic.service.schemas import FEATURE_NAMES, service_schema
 
             load_served_model(settings, service_schema(), FEATURE_NAMES)
     if check or prepare:
@@ -723,7 +722,7 @@ def monitor_command(
     reference_end = reference_end or settings.reference_end
     windows = read_batches(batches) if batches is not None else None
     if source is not None:
-        from modelmedic.service.store import read_prediction_log
+        from modelmedic.service.prediction_log import read_prediction_log
 
         frame, live_windows = monitor.with_live_traffic(
             frame, read_prediction_log(source), dataset,

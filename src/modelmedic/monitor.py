@@ -457,7 +457,7 @@ def with_live_traffic(
 ) -> tuple[pd.DataFrame, list[Window]]:
     """Put logged production traffic after the reference period, ready for :func:`run`.
 
-    ``log`` is the service's prediction log as a frame (``modelmedic.service.store.
+    ``log`` is the service's prediction log as a frame (``modelmedic.service.prediction_log.
     read_prediction_log``): its rows become the monitored windows, the reference period
     of ``frame`` stays the reference. Unlabelled rows keep a missing target, so
     performance is computed where labels exist only.

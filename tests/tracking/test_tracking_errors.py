@@ -37,7 +37,7 @@ def cli_env(tmp_path: Path, bike_dir: Path, **extra: str) -> dict[str, str]:
 
 def prepare_log(home: Path) -> None:
     """Create the home's prediction log, so that a check goes on to the model."""
-    from modelmedic.service.store import PredictionStore
+    from modelmedic.service.prediction_log import PredictionStore
 
     PredictionStore(f"sqlite:///{home / 'predictions.db'}").open().close()
 

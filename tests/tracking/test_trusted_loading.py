@@ -87,7 +87,7 @@ def test_check_refuses_a_pickle_model_without_running_it(
 def test_check_loads_a_pickle_model_when_the_user_opts_in(
     settings: Settings, pickle_champion: str, marker: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from modelmedic.service.store import PredictionStore
+    from modelmedic.service.prediction_log import PredictionStore
 
     monkeypatch.setenv("MODELMEDIC_TRUST_PICKLE", "1")
     PredictionStore(f"sqlite:///{settings.home / 'predictions.db'}").open().close()  # a check creates none

@@ -18,7 +18,7 @@ def _shown(ranking: Ranking) -> list[Any]:
     return rows
 
 
-def plotly_figures(result: BacktestResult, ranking: Ranking) -> list[Any]:
+def backtest_figures(result: BacktestResult, ranking: Ranking) -> list[Any]:
     """The error-over-time and Pareto figures (every strategy; the best few shown at first)."""
     from modelmedic.extras import require
 

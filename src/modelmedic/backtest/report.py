@@ -50,7 +50,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.backtest.charts import plotly_figures, write_html, write_pngs
+from modelmedic.backtest.charts import backtest_figures, write_html, write_pngs
 from modelmedic.backtest.engine import BacktestResult
 from modelmedic.backtest.ranking import Ranking
 
@@ -139,7 +139,7 @@ def write_reports(
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "backtest.json"
     path.write_text(json.dumps(document or backtest_document(result, ranking), indent=1), encoding="utf-8")
-    html = write_html(plotly_figures(result, ranking), folder / "backtest.html", "modelmedic backtest")
+    html = write_html(backtest_figures(result, ranking), folder / "backtest.html", "modelmedic backtest")
     errors, pareto = write_pngs(result, ranking, folder)
     return {"json": path, "html": html, "errors_png": errors, "pareto_png": pareto}
 

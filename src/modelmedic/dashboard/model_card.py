@@ -12,10 +12,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmedic.config import Settings
-from modelmedic.dashboard.data import mlflow_run_url
 from modelmedic.retrain import ROLE as RETRAIN_ROLE
 
 CARD_METRICS = ("mae", "rmse", "r2", "mape")
+
+
+def mlflow_run_url(base: str, experiment_id: str | None, run_id: str | None) -> str | None:
+    """The MLflow UI address of a run (``<base>/#/experiments/<id>/runs/<run>``), if known."""
+    if not experiment_id or not run_id:
+        return None
+    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def _iso(ms: int | None) -> str | None:

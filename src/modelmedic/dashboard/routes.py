@@ -1,8 +1,9 @@
 """The dashboard's HTTP routes: the page, its data, its static files, the evidently reports.
 
 - ``GET /``: the page (one HTML file, its script and style sheet, no external resource);
-- ``GET /dashboard/data.json``: :func:`~modelmedic.dashboard.data.dashboard_data`, with
-  the live traffic when the app is the prediction service (``app.state.service``);
+- ``GET /dashboard/data.json``: :func:`~modelmedic.dashboard.payload.dashboard_data`, with
+  the live traffic and the served model when the host app passes them (the prediction
+  service does: :mod:`modelmedic.service.live_traffic`);
 - ``GET /static/plotly.min.js``: plotly.js shipped in this package (the MIT-licensed
   cartesian partial bundle from npm, which draws every trace the page uses: scatter, bar,
   heatmap); users run this offline and behind firewalls: no CDN, and the web dyno does not
@@ -10,22 +11,24 @@
 - ``GET /dashboard/static/{name}``: the page's script and style sheet;
 - ``GET /dashboard/reports/{folder}/{name}``: a monitor job's per-window evidently report.
 
-Mount it with ``app.include_router(dashboard_router(settings))``; ``modelmedic dashboard``
-serves it alone with :func:`create_dashboard_app`.
+Mount it with ``app.include_router(dashboard_router(settings, live=..., served=..., access=...))``
+(the prediction service's app does; the dashboard imports nothing of the service);
+``modelmedic dashboard`` serves it alone with :func:`create_dashboard_app`.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, status
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from modelmedic.config import Settings, get_settings
-from modelmedic.service.security import monitoring_access
+from modelmedic.dashboard.payload import dashboard_data, report_path
 
 logger = logging.getLogger("modelmedic.dashboard")
 STATIC = Path(__file__).parent / "static"
@@ -38,35 +41,38 @@ def plotly_js_path() -> Path:
     return STATIC / "plotly.min.js"
 
 
-def _live(request: Request) -> dict[str, Any] | None:
-    """The live-traffic section when this app is the prediction service, else ``None``."""
-    from modelmedic.dashboard.live import live_traffic
+Section = Callable[[], dict[str, Any] | None]
 
-    state = getattr(request.app.state, "service", None)
-    if state is None or getattr(state, "store", None) is None:
+
+def _live(live: Section | None) -> dict[str, Any] | None:
+    """The live-traffic section from the host app, ``None`` without one, an error if it fails."""
+    if live is None:
         return None
     try:
-        return live_traffic(state)
+        return live()
     except Exception as exc:  # the page still shows the offline results
         logger.warning("live traffic is unavailable on the dashboard: %s", exc)
         return {"error": f"the prediction log cannot be read: {exc}"}
 
 
-def _served(request: Request) -> dict[str, Any] | None:
-    """The model the prediction service answers with, when this app is the service."""
-    state = getattr(request.app.state, "service", None)
-    served = getattr(state, "served", None)
-    if served is None:
-        return None
-    return {"uri": served.uri, "version": served.version, "loaded_at": served.loaded_at.isoformat(timespec="seconds")}
-
-
-def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = None) -> APIRouter:
+def dashboard_router(
+    settings: Settings | None = None,
+    mlflow_ui: str | None = None,
+    *,
+    live: Section | None = None,
+    served: Section | None = None,
+    access: Callable[..., Any] | None = None,
+) -> APIRouter:
     """The dashboard's routes on the results named by ``settings``.
 
     Args:
         settings: Names the reports folder and the MLflow store (default: the environment's).
         mlflow_ui: MLflow UI base address for run links (default: ``settings.mlflow_ui_url``).
+        live: Returns the live-traffic section (``None`` without a prediction log); run off
+            the event loop, its failure shown on the page as an ``error``.
+        served: Returns ``uri``, ``version`` and ``loaded_at`` of the served model, if any.
+        access: A FastAPI dependency guarding ``/dashboard/data.json`` (the service's
+            monitoring guard); none: open, as ``modelmedic dashboard`` serves it.
 
     Returns:
         An ``APIRouter`` to include at the root of an app.
@@ -79,15 +85,12 @@ def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = N
         """The dashboard page."""
         return FileResponse(STATIC / "index.html", media_type="text/html", headers=NO_STORE)
 
-    @router.get("/dashboard/data.json", dependencies=[Depends(monitoring_access)])
-    async def data(request: Request) -> JSONResponse:
+    @router.get("/dashboard/data.json", dependencies=[Depends(access)] if access else [])
+    async def data() -> JSONResponse:
         """Everything the page shows: model card, monitoring, backtest, retrains, live traffic."""
-        from modelmedic.dashboard.data import dashboard_data
-
-        live = await run_in_threadpool(_live, request)
-        body = await run_in_threadpool(
-            dashboard_data, settings, mlflow_ui=mlflow_ui, live=live, served=_served(request)
-        )
+        section = await run_in_threadpool(_live, live)
+        model = served() if served is not None else None
+        body = await run_in_threadpool(dashboard_data, settings, mlflow_ui=mlflow_ui, live=section, served=model)
         return JSONResponse(body, headers=NO_STORE)
 
     @router.get("/static/plotly.min.js", include_in_schema=False)
@@ -106,8 +109,6 @@ def dashboard_router(settings: Settings | None = None, mlflow_ui: str | None = N
     @router.get("/dashboard/reports/{folder}/{name}", response_class=HTMLResponse, include_in_schema=False)
     async def report(folder: str, name: str) -> FileResponse:
         """A window's evidently HTML report from monitor job ``folder``."""
-        from modelmedic.dashboard.data import report_path
-
         path = report_path(settings, folder, name)
         if path is None:
             raise HTTPException(

@@ -27,16 +27,20 @@ from modelmedic.config import Settings, get_settings
 from modelmedic.dashboard.routes import dashboard_router
 from modelmedic.errors import ModelmedicError, ModelNotFoundError
 from modelmedic.secrets import masked
-from modelmedic.service.lifecycle import load_model_and_reference, open_store, service_schema
 from modelmedic.service.live_monitor import LiveMonitor
+from modelmedic.service.live_traffic import live_traffic, served_model
+from modelmedic.service.loading import load_model_and_reference, open_store
 from modelmedic.service.log_writer import GroupCommitWriter
 from modelmedic.service.metrics import MetricsMiddleware, ServiceMetrics
-from modelmedic.service.model_refresh import WorkerBoard, failure_reason, refresh_loop
+from modelmedic.service.model_refresh import failure_reason, refresh_loop
+from modelmedic.service.prediction_log import PredictionStoreError
 from modelmedic.service.predictor import followed_alias
 from modelmedic.service.routes import admin, monitoring, predictions
 from modelmedic.service.routes import status as status_routes
+from modelmedic.service.schemas import service_schema
+from modelmedic.service.security import monitoring_access
 from modelmedic.service.state import ServiceState
-from modelmedic.service.store import PredictionStoreError
+from modelmedic.service.worker_board import WorkerBoard
 
 logger = logging.getLogger("modelmedic.service")
 _BRANCH_TAGS = {"body", "instance", "batch", "label", "labels"}
@@ -92,7 +96,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(status_routes.router)
     app.include_router(monitoring.router)
     app.include_router(admin.router)
-    app.include_router(dashboard_router(settings))
+    app.include_router(
+        dashboard_router(
+            settings, live=lambda: live_traffic(state), served=lambda: served_model(state), access=monitoring_access
+        )
+    )
     return app
 
 

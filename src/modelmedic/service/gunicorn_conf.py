@@ -81,7 +81,7 @@ def child_exit(_server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges and its record of the model it served."""
     from prometheus_client import multiprocess
 
-    from modelmedic.service.model_refresh import forget_worker
+    from modelmedic.service.worker_board import forget_worker
 
     multiprocess.mark_process_dead(worker.pid)
     forget_worker(os.environ["MODELMEDIC_RELOAD_DIR"], worker.pid)

@@ -14,45 +14,15 @@ from pathlib import Path
 
 from modelmedic.config import Settings
 from modelmedic.errors import ModelNotFoundError
-from modelmedic.schema import DatasetSchema, builtin_schema
 from modelmedic.secrets import masked, masked_text
+from modelmedic.service.app import create_app
 from modelmedic.service.database import PredictionStoreError, normalize_database_url
-from modelmedic.service.log_schema import VERSION_TABLE
-from modelmedic.service.monitoring import LiveReference, load_reference
-from modelmedic.service.predictor import ServedModel, load_served_model
-from modelmedic.service.schemas import FEATURE_NAMES
-from modelmedic.service.store import PredictionStore
+from modelmedic.service.loading import open_store
+from modelmedic.service.log_migrations import current_version
+from modelmedic.service.predictor import load_served_model
+from modelmedic.service.schemas import FEATURE_NAMES, service_schema
 
 logger = logging.getLogger("modelmedic.service")
-SERVICE_SCHEMA = "bike-hour"
-
-
-def service_schema() -> DatasetSchema:
-    """The data set description of the service's requests (the hourly bike data)."""
-    return builtin_schema(SERVICE_SCHEMA)
-
-
-def load_model_and_reference(
-    settings: Settings, schema: DatasetSchema, version: str | None = None
-) -> tuple[ServedModel, LiveReference]:
-    """Load the model to serve (``version`` of the followed alias if given), prove it and fit
-    the live drift reference for it.
-
-    Raises:
-        ModelNotFoundError: when there is no model to serve.
-        UntrustedModelError, ModelRejectedError: when the model is refused.
-    """
-    served = load_served_model(settings, schema, FEATURE_NAMES, version)
-    return served, load_reference(settings, served, schema)
-
-
-def open_store(settings: Settings) -> PredictionStore:
-    """Open and migrate the prediction log named by the settings.
-
-    Raises:
-        PredictionStoreError: when the database cannot be reached.
-    """
-    return PredictionStore.from_settings(settings).open()
 
 
 @dataclass(frozen=True)
@@ -137,7 +107,7 @@ def existing_log_version(url: str) -> int:
     Raises:
         PredictionStoreError: when the database or its log does not exist or cannot be read.
     """
-    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
     prepare = "run 'modelmedic serve --prepare' (or start the service) to create it"
@@ -157,9 +127,10 @@ def existing_log_version(url: str) -> int:
     try:
         engine = create_engine(engine_url, **options)
         with engine.connect() as conn:
-            if not inspect(conn).has_table(VERSION_TABLE):
-                raise PredictionStoreError(f"the prediction log {masked(url)} holds no log yet: {prepare}")
-            return int(conn.execute(text(f"SELECT max(version) FROM {VERSION_TABLE}")).scalar() or 0)
+            version = current_version(conn)
+        if version is None:
+            raise PredictionStoreError(f"the prediction log {masked(url)} holds no log yet: {prepare}")
+        return version
     except PredictionStoreError:
         raise
     except Exception as exc:
@@ -214,8 +185,6 @@ def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> No
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     if workers <= 1:
-        from modelmedic.service.app import create_app
-
         uvicorn.run(create_app(settings), host=host, port=port, access_log=False)
         return
     os.environ.update(settings_environment(settings))

@@ -19,18 +19,31 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Hashable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from modelmedic.errors import ModelmedicError
+from modelmedic.service.live_reports import drift_report
 
 if TYPE_CHECKING:
-    from modelmedic.service.state import ServiceState
+    from modelmedic.config import Settings
+    from modelmedic.service.live_reports import LiveReference
+    from modelmedic.service.metrics import ServiceMetrics
+    from modelmedic.service.prediction_log import PredictionStore
 
 logger = logging.getLogger("modelmedic.service")
 
 
 class MonitoringBusy(ModelmedicError):
     """Another measurement is running and the caller may not wait for it (HTTP 429)."""
+
+
+class MonitoredService(Protocol):
+    """What the live monitor reads of a server process (its :class:`~modelmedic.service.state.ServiceState`)."""
+
+    settings: Settings
+    metrics: ServiceMetrics
+    reference: LiveReference | None
+    store: PredictionStore | None
 
 
 class LiveMonitor:
@@ -41,7 +54,7 @@ class LiveMonitor:
         clock: Seconds for cache ages (``time.monotonic``; tests may pass another).
     """
 
-    def __init__(self, state: ServiceState, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, state: MonitoredService, clock: Callable[[], float] = time.monotonic) -> None:
         self.state = state
         self.clock = clock
         self._cache: dict[Hashable, tuple[float, Any]] = {}
@@ -101,8 +114,6 @@ class LiveMonitor:
 
         Never raises (a failure is logged; the gauges keep their last value).
         """
-        from modelmedic.service.monitoring import drift_report
-
         state = self.state
         reference, store = state.reference, state.store
         if reference is None or reference.engine is None or store is None:

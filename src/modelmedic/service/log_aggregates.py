@@ -39,7 +39,7 @@ from modelmedic.performance import METRICS
 if TYPE_CHECKING:
     from sqlalchemy import Connection, Table
 
-    from modelmedic.service.store import PredictionStore
+    from modelmedic.service.prediction_log import PredictionStore
 
 ID_SPACE = 16**8  # prediction ids are random hex: their first 8 digits are uniform
 MAX_READERS = 4  # columns summarised at once, each on its own connection

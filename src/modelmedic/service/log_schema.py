@@ -1,32 +1,27 @@
-"""The tables of the prediction log and their versioned migrations.
+"""The tables of the prediction log.
 
 - ``prediction_log``: one row per prediction (time, model version, features, prediction)
   and its label (``cnt``, ``labelled_at``) once ``/feedback`` brings it;
 - ``label_corrections``: every label replaced by a later, different one (the replaced
-  value and both times), so a correction never erases what was first said;
-- ``modelmedic_schema_version``: the migrations applied.
+  value and both times), so a correction never erases what was first said.
 
-Each migration runs once, in order, inside the caller's write transaction (``BEGIN
-IMMEDIATE`` on SQLite, an advisory lock on PostgreSQL), so several workers starting
-together migrate once.
+Alembic creates and upgrades them (:mod:`~modelmedic.service.log_migrations`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sqlalchemy import Connection, Index, MetaData, Table
+    from sqlalchemy import Index, MetaData, Table
 
     from modelmedic.schema import DatasetSchema
 
 TABLE = "prediction_log"
 CORRECTIONS_TABLE = "label_corrections"
-VERSION_TABLE = "modelmedic_schema_version"
-ADVISORY_LOCK_KEY = 0x6D6D_6C6F67  # "mmlog": serialises migrations on PostgreSQL
 
 
 @dataclass(frozen=True)
@@ -83,48 +78,6 @@ def define_tables(feature_types: Mapping[str, type], schema: DatasetSchema) -> L
         Column("labelled_at", DateTime(), nullable=False),
     )
     return LogTables(metadata, table, corrections, indexes)
-
-
-def migrations(tables: LogTables) -> list[Callable[[Connection], Any]]:
-    """Migrations in order; migration ``i`` brings the schema to version ``i + 1``."""
-
-    def create_log(conn: Connection) -> None:
-        tables.predictions.create(conn, checkfirst=True)
-
-    def create_corrections(conn: Connection) -> None:
-        tables.corrections.create(conn, checkfirst=True)
-
-    def index_aggregated_columns(conn: Connection) -> None:
-        for index in tables.aggregate_indexes:
-            index.create(conn, checkfirst=True)
-
-    return [create_log, create_corrections, index_aggregated_columns]
-
-
-def migrate_schema(conn: Connection, tables: LogTables, postgres: bool) -> int:
-    """Apply the pending migrations in the write transaction of ``conn``; return the version.
-
-    Raises:
-        sqlalchemy.exc.SQLAlchemyError: when the database refuses.
-    """
-    from sqlalchemy import Column, DateTime, Integer, MetaData, Table, func, insert, select, text
-
-    versions = Table(
-        VERSION_TABLE,
-        MetaData(),
-        Column("version", Integer, primary_key=True),
-        Column("applied_at", DateTime(), nullable=False),
-    )
-    steps = migrations(tables)
-    if postgres:
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
-    versions.create(conn, checkfirst=True)
-    current = conn.execute(select(func.max(versions.c.version))).scalar() or 0
-    now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
-    for number, migration in enumerate(steps[current:], start=current + 1):
-        migration(conn)
-        conn.execute(insert(versions).values(version=number, applied_at=now))
-    return len(steps)
 
 
 def naive_utc(value: dt.datetime | str | None) -> dt.datetime | None:

@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from modelmedic.service.store import PredictionStore, PredictionStoreError, PredictionStoreTimeout
+from modelmedic.service.prediction_log import PredictionStore, PredictionStoreError, PredictionStoreTimeout
 
 logger = logging.getLogger("modelmedic.service")
 Settle = Callable[[BaseException | None], None]

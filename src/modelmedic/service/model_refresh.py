@@ -5,110 +5,29 @@
   ``modelmedic_model_reload_failures_total{reason, trigger}`` and the old one keeps serving.
 - :func:`refresh_loop`, one asyncio task per worker, follows the registry alias (the
   champion) every ``MODELMEDIC_MODEL_REFRESH_SECONDS`` and, every second, the dyno's
-  :class:`WorkerBoard`: a folder shared by the workers of one gunicorn master
-  (``MODELMEDIC_RELOAD_DIR``) where ``POST /admin/reload`` raises a generation that names
-  the version every worker must serve, and where each worker writes what it serves.
+  :class:`~modelmedic.service.worker_board.WorkerBoard`: a folder shared by the workers of
+  one gunicorn master (``MODELMEDIC_RELOAD_DIR``) where ``POST /admin/reload`` raises a
+  generation that names the version every worker must serve, and where each worker writes
+  what it serves.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import json
 import logging
 import os
 import time
-from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 
 from modelmedic.errors import ModelmedicError, ModelNotFoundError, UntrustedModelError
 from modelmedic.secrets import masked
-
-if TYPE_CHECKING:
-    from modelmedic.service.predictor import ServedModel
-    from modelmedic.service.state import ServiceState
+from modelmedic.service.loading import load_model_and_reference
+from modelmedic.service.predictor import ServedModel, alias_version, followed_alias
+from modelmedic.service.state import ServiceState
 
 logger = logging.getLogger("modelmedic.service")
 TICK_SECONDS = 1.0
-
-
-class WorkerBoard:
-    """The dyno-local folder through which the workers of one server agree on a model.
-
-    ``generation.json`` holds ``{"generation": n, "version": v}``, raised by a reload;
-    ``worker-<pid>.json`` holds what that worker serves and the last generation it applied.
-    Every file is replaced atomically (written aside, then renamed).
-    """
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self._seen: tuple[int, int] | None = None  # (mtime_ns, size) of generation.json read last
-
-    def _write(self, name: str, value: dict[str, Any]) -> None:
-        aside = self.folder / f".{name}.{os.getpid()}"
-        aside.write_text(json.dumps(value))
-        os.replace(aside, self.folder / name)
-
-    def _read(self, path: Path) -> dict[str, Any]:
-        try:
-            return json.loads(path.read_text())
-        except (OSError, ValueError):
-            return {}
-
-    def raise_generation(self, version: str) -> int:
-        """Ask every worker to serve ``version``; returns the new generation."""
-        import fcntl
-
-        with open(self.folder / "generation.lock", "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            generation = int(self._read(self.folder / "generation.json").get("generation", 0)) + 1
-            self._write("generation.json", {"generation": generation, "version": version})
-        return generation
-
-    def generation(self) -> tuple[int, str | None]:
-        """``(generation, version)`` asked for last (``(0, None)`` before any reload)."""
-        found = self._read(self.folder / "generation.json")
-        return int(found.get("generation", 0)), found.get("version")
-
-    def changed(self) -> bool:
-        """Whether ``generation.json`` changed since the last call (one ``stat``)."""
-        try:
-            status = (self.folder / "generation.json").stat()
-        except OSError:
-            return False
-        seen, self._seen = self._seen, (status.st_mtime_ns, status.st_size)
-        return seen != self._seen
-
-    def report(self, version: str, generation: int, error: str | None = None) -> None:
-        """Record what this worker serves, the generation it applied and why it refused one."""
-        self._write(f"worker-{os.getpid()}.json", {"version": version, "generation": generation, "error": error})
-
-    def workers(self) -> dict[str, dict[str, Any]]:
-        """What each live worker reported, by pid."""
-        found = {}
-        for path in self.folder.glob("worker-*.json"):
-            pid = path.stem.removeprefix("worker-")
-            if pid.isdigit() and _alive(int(pid)):
-                found[pid] = self._read(path)
-        return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def forget_worker(folder: str | Path, pid: int) -> None:
-    """Drop the record of worker ``pid`` (it exited)."""
-    with contextlib.suppress(OSError):
-        (Path(folder) / f"worker-{pid}.json").unlink()
 
 
 def failure_reason(exc: ModelmedicError) -> str:
@@ -127,8 +46,6 @@ async def swap_model(state: ServiceState, trigger: str, version: str | None = No
         ModelmedicError: when the model is missing, untrusted or fails its proof; the old
             model keeps serving and the refusal is logged and counted.
     """
-    from modelmedic.service.lifecycle import load_model_and_reference
-
     async with state.reload_lock:
         try:
             served, reference = await run_in_threadpool(load_model_and_reference, state.settings, state.schema, version)
@@ -167,8 +84,6 @@ async def wait_for_workers(state: ServiceState, generation: int, timeout: float)
 
 async def refresh_loop(state: ServiceState) -> None:
     """Follow the dyno's board every second and the registry alias every refresh interval."""
-    from modelmedic.service.predictor import alias_version, followed_alias
-
     alias = followed_alias(state.settings)
     every = state.settings.model_refresh_seconds
     next_check = time.monotonic() + every

@@ -11,6 +11,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, create_model
 
+from modelmedic.schema import DatasetSchema, builtin_schema
+
 _STRICT = ConfigDict(extra="forbid", strict=True)
 
 
@@ -41,6 +43,12 @@ class BikeFeatures(BaseModel):
 
 
 FEATURE_NAMES: tuple[str, ...] = tuple(BikeFeatures.model_fields)
+SERVICE_SCHEMA = "bike-hour"
+
+
+def service_schema() -> DatasetSchema:
+    """The data set description of the service's requests (the hourly bike data)."""
+    return builtin_schema(SERVICE_SCHEMA)
 
 
 def feature_column_types() -> dict[str, type]:

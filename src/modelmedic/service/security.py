@@ -53,7 +53,7 @@ def monitoring_access(request: Request, credentials: HTTPAuthorizationCredential
         HTTPException: as :func:`require_token` when the token is required.
     """
     state = getattr(request.app.state, "service", None)
-    if state is None:  # the dashboard alone (modelmedic dashboard): no service, no token
+    if state is None:  # an app without the service (no settings, no token)
         return False
     if state.settings.monitoring_token_required:
         require_token(request, credentials)

@@ -13,12 +13,12 @@ from modelmedic.schema import DatasetSchema
 
 if TYPE_CHECKING:
     from modelmedic.service.live_monitor import LiveMonitor
+    from modelmedic.service.live_reports import LiveReference
     from modelmedic.service.log_writer import GroupCommitWriter
     from modelmedic.service.metrics import ServiceMetrics
-    from modelmedic.service.model_refresh import WorkerBoard
-    from modelmedic.service.monitoring import LiveReference
+    from modelmedic.service.prediction_log import PredictionStore
     from modelmedic.service.predictor import ServedModel
-    from modelmedic.service.store import PredictionStore
+    from modelmedic.service.worker_board import WorkerBoard
 
 
 @dataclass

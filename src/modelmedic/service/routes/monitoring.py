@@ -16,7 +16,7 @@ from fastapi import APIRouter, Depends, HTTPException, Query, status
 from starlette.concurrency import run_in_threadpool
 
 from modelmedic.service.live_monitor import MonitoringBusy
-from modelmedic.service.monitoring import drift_report, performance_report
+from modelmedic.service.live_reports import drift_report, performance_report
 from modelmedic.service.schemas import DriftReport, ErrorBody, PerformanceReport
 from modelmedic.service.security import monitoring_access
 from modelmedic.service.state import ServiceState, get_state

@@ -10,6 +10,7 @@ import numpy as np
 from fastapi import APIRouter, Body, Depends, HTTPException, status
 from fastapi.responses import JSONResponse
 
+from modelmedic.service.prediction_log import PredictionStoreTimeout
 from modelmedic.service.schemas import (
     EXAMPLE_INSTANCE,
     FEATURE_NAMES,
@@ -23,7 +24,6 @@ from modelmedic.service.schemas import (
 )
 from modelmedic.service.security import require_token
 from modelmedic.service.state import ServiceState, get_state
-from modelmedic.service.store import PredictionStoreTimeout
 
 UNAVAILABLE = {
     503: {"model": ErrorBody, "description": "No model loaded, or the prediction log unavailable: nothing stored."}

@@ -21,10 +21,9 @@ from modelmedic.cli import app as cli_app
 from modelmedic.config import Settings
 from modelmedic.model import feature_frame
 from modelmedic.service.app import create_app
+from modelmedic.service.prediction_log import PredictionStore
 from modelmedic.service.schemas import FEATURE_NAMES
-from modelmedic.service.store import PredictionStore
 from servers import CLEARED_ENV, INSTANCE, ThreadServer, wait_until
-from test_store import postgres_url  # noqa: F401 - the fixture
 
 TOKEN = "correct-horse-battery-staple"
 MAX_BATCH = 50

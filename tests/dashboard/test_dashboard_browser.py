@@ -23,7 +23,7 @@ from servers import CLEARED_ENV, ThreadServer
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run"]  # fmt: skip
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHARTS = ["chart-drift-heatmap", "chart-drift-share", "chart-output-drift", "chart-mae", "chart-pareto"]
 N_WINDOWS, N_FEATURES, N_STRATEGIES = 4, 11, 3
 

@@ -1,15 +1,21 @@
-"""The live-traffic section of the dashboard, read from the prediction service's log.
+"""What the dashboard shows of the running service: its live traffic and the model it serves.
 
-Reuses the service's own monitoring functions (:mod:`modelmedic.service.monitoring`): the
-drift of the last 24 hours and of the last 7 days against the served model's reference,
-and the error of the predictions that received a label, all from aggregates the database
-computes (the web process never holds the log's rows).
+The service hands these to :func:`~modelmedic.dashboard.routes.dashboard_router` (the
+dashboard itself never imports the service). The live traffic reuses the service's own
+monitoring functions (:mod:`modelmedic.service.live_reports`): the drift of the last 24
+hours and of the last 7 days against the served model's reference, and the error of the
+predictions that received a label, all from aggregates the database computes (the web
+process never holds the log's rows).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import TYPE_CHECKING, Any
+
+from modelmedic.service.live_reports import drift_report, performance_report
+from modelmedic.service.log_aggregates import per_hour
+from modelmedic.service.log_schema import naive_utc
 
 if TYPE_CHECKING:
     from modelmedic.service.state import ServiceState
@@ -57,11 +63,15 @@ def live_traffic(state: ServiceState, now: dt.datetime | None = None) -> dict[st
     )
 
 
-def _measure(state: ServiceState, now: dt.datetime) -> dict[str, Any]:
-    from modelmedic.service.log_aggregates import per_hour
-    from modelmedic.service.log_schema import naive_utc
-    from modelmedic.service.monitoring import drift_report, performance_report
+def served_model(state: ServiceState) -> dict[str, Any] | None:
+    """``uri``, ``version`` and ``loaded_at`` of the model the service answers with, if any."""
+    served = state.served
+    if served is None:
+        return None
+    return {"uri": served.uri, "version": served.version, "loaded_at": served.loaded_at.isoformat(timespec="seconds")}
 
+
+def _measure(state: ServiceState, now: dt.datetime) -> dict[str, Any]:
     store = state.store
     assert store is not None
     since = now - PERIODS["last_7d"]

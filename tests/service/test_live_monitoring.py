@@ -13,18 +13,17 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
+from test_service import AUTH, TOKEN, service_settings
 
 from modelmedic.drift.fast import FastEngine
 from modelmedic.performance import regression_metrics
 from modelmedic.service.app import create_app
+from modelmedic.service.live_reports import LiveReference, drift_options, drift_report, performance_report
 from modelmedic.service.log_aggregates import Window, window_stats
-from modelmedic.service.monitoring import LiveReference, drift_options, drift_report, performance_report
+from modelmedic.service.prediction_log import TABLE, PredictionStore
 from modelmedic.service.schemas import FEATURE_NAMES, feature_column_types
-from modelmedic.service.store import TABLE, PredictionStore
 from modelmedic.windows import select_period
 from servers import INSTANCE, ThreadServer
-from test_service import AUTH, TOKEN, service_settings
-from test_store import postgres_url  # noqa: F401 - the fixture
 
 NOW = dt.datetime(2026, 3, 1, 12, 0)
 
@@ -199,7 +198,7 @@ ROUTES = ("/monitoring/drift", "/monitoring/performance", "/dashboard/data.json"
 
 def test_dashboard_live_data_equal_the_rows(filled: PredictionStore, reference: LiveReference, bike_schema) -> None:
     from modelmedic.config import Settings
-    from modelmedic.dashboard.live import live_traffic
+    from modelmedic.service.live_traffic import live_traffic
     from modelmedic.service.metrics import ServiceMetrics
     from modelmedic.service.state import ServiceState
 

@@ -23,8 +23,8 @@ from modelmedic.service.log_schema import naive_utc
 
 if TYPE_CHECKING:
     from modelmedic.drift import DriftEngine
+    from modelmedic.service.prediction_log import PredictionStore
     from modelmedic.service.predictor import ServedModel
-    from modelmedic.service.store import PredictionStore
 
 logger = logging.getLogger("modelmedic.service")
 SERVICE_DRIFT_ENGINE = "fast"

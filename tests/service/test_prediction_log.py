@@ -12,11 +12,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from databases import PG_HOST, PG_ROLES
-from databases import admin_url as _admin_url
 from modelmedic.service.database import Timeouts
-from modelmedic.service.schemas import FEATURE_NAMES
-from modelmedic.service.store import (
+from modelmedic.service.prediction_log import (
     TABLE,
     PredictionStore,
     PredictionStoreError,
@@ -24,27 +21,8 @@ from modelmedic.service.store import (
     normalize_database_url,
     read_prediction_log,
 )
+from modelmedic.service.schemas import FEATURE_NAMES
 from servers import INSTANCE
-
-
-@pytest.fixture(scope="session")
-def postgres_url() -> Iterator[str]:
-    """A fresh, uniquely named PostgreSQL database for this run, dropped afterwards."""
-    from sqlalchemy import create_engine
-
-    admin = _admin_url()
-    if admin is None:
-        pytest.skip(f"no PostgreSQL with trust auth for {', '.join(PG_ROLES)} at {PG_HOST}")
-    name = f"modelmedic_test_{uuid.uuid4().hex[:12]}"
-    engine = create_engine(admin, isolation_level="AUTOCOMMIT")
-    with engine.connect() as conn:
-        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield admin.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with engine.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        engine.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -65,7 +43,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Prediction
 def _drop_log(store: PredictionStore) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql(f"DROP TABLE IF EXISTS {TABLE}")
-        conn.exec_driver_sql("DROP TABLE IF EXISTS modelmedic_schema_version")
+        conn.exec_driver_sql("DROP TABLE IF EXISTS prediction_log_version")
         conn.exec_driver_sql("DROP TABLE IF EXISTS label_corrections")
 
 
@@ -199,8 +177,8 @@ def test_migrating_again_keeps_the_data(store: PredictionStore) -> None:
 
     assert again.count() == 2
     with again.engine.connect() as conn:
-        versions = conn.exec_driver_sql("SELECT version FROM modelmedic_schema_version").scalars().all()
-    assert versions == [1, 2, 3]
+        versions = conn.exec_driver_sql("SELECT version_num FROM prediction_log_version").scalars().all()
+    assert versions == ["0003"]  # Alembic records the revision applied, once
     again.close()
 
 

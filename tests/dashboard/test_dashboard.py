@@ -15,7 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from modelmedic.config import Settings
-from modelmedic.dashboard.data import (
+from modelmedic.dashboard.payload import (
     dashboard_data,
     drift_strength,
     mlflow_run_url,

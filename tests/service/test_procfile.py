@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from modelmedic.service.store import PredictionStore
+from modelmedic.service.prediction_log import PredictionStore
 from servers import INSTANCE, ROOT, ProcfileServer, procfile_command, service_env, wait_until
 
 TOKEN = "procfile-test-token"

@@ -8,9 +8,9 @@ from typing import Any
 
 import httpx
 import pytest
+from test_service import AUTH, TOKEN, service_settings
 
 from servers import INSTANCE, ThreadServer
-from test_service import AUTH, TOKEN, service_settings
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from modelmedic.config import Settings
+from modelmedic.dashboard.model_card import mlflow_run_url, model_card, retrain_decisions
 
 REPORTS_URL = "/dashboard/reports"
 STRENGTH_LIMIT = 10.0  # drift strengths beyond +-10 (p-values below 1e-12...) look alike
@@ -50,13 +51,6 @@ def drift_strength(stattest: str | None, score: float | None, threshold: float |
     else:
         value = math.log10(threshold / max(score, tiny))
     return max(-STRENGTH_LIMIT, min(STRENGTH_LIMIT, value))
-
-
-def mlflow_run_url(base: str, experiment_id: str | None, run_id: str | None) -> str | None:
-    """The MLflow UI address of a run (``<base>/#/experiments/<id>/runs/<run>``), if known."""
-    if not experiment_id or not run_id:
-        return None
-    return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
 
 
 def latest_monitor_folder(settings: Settings) -> Path | None:
@@ -227,7 +221,7 @@ def dashboard_data(
         settings: Names the reports folder and the MLflow store.
         mlflow_ui: Base address of the MLflow UI, for run links (default:
             ``settings.mlflow_ui_url``).
-        live: The live-traffic section (:func:`modelmedic.dashboard.live.live_traffic`)
+        live: The live-traffic section (:func:`modelmedic.service.live_traffic.live_traffic`)
             when served with a prediction log.
         served: ``uri``, ``version`` and ``loaded_at`` of the model the prediction service
             answers with, when the page is served by it.
@@ -238,8 +232,6 @@ def dashboard_data(
         and which command makes it; a service answering with another version than the
         champion's).
     """
-    from modelmedic.dashboard.model_card import model_card, retrain_decisions
-
     mlflow_ui = mlflow_ui or settings.mlflow_ui_url
     problems: list[str] = []
     model, problem = model_card(settings, mlflow_ui)

@@ -12,8 +12,8 @@ connection of the service carries a connect timeout, TCP keepalives and a statem
 timeout, the pool waits a bounded time, and a write commits only if it can still do so
 before its deadline (:class:`PredictionStoreTimeout` otherwise: nothing was stored).
 
-The schema is migrated on start (:mod:`~modelmedic.service.log_schema`): each migration
-runs once, in order, under a lock, so several workers starting together migrate once.
+The schema is migrated on start by Alembic (:mod:`~modelmedic.service.log_migrations`):
+under a lock, so several workers starting together migrate once.
 
 :meth:`PredictionStore.read_frame` returns the log shaped like the data set, which is
 what ``modelmedic monitor`` reads; ``/monitoring/*`` read database aggregates instead
@@ -39,7 +39,9 @@ from modelmedic.service.database import (
     masked,
     normalize_database_url,
 )
-from modelmedic.service.log_schema import TABLE, define_tables, migrate_schema, naive_utc
+from modelmedic.service.log_frame import log_columns, log_frame
+from modelmedic.service.log_migrations import upgrade
+from modelmedic.service.log_schema import TABLE, define_tables, naive_utc
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -120,7 +122,7 @@ class PredictionStore:
 
         try:
             with self.engine.begin() as conn:
-                self.schema_version = migrate_schema(conn, self.tables, postgres=not self.is_sqlite)
+                self.schema_version = upgrade(conn, self.tables, postgres=not self.is_sqlite)
         except SQLAlchemyError as exc:
             raise PredictionStoreError(self._explain(exc)) from None
         return self.schema_version
@@ -350,19 +352,15 @@ class PredictionStore:
         """The logged predictions with ``since <= time < until``, shaped like the data set.
 
         Returns:
-            A DataFrame with a sorted ``DatetimeIndex`` named ``datetime`` (prediction time,
-            UTC), the feature columns (categorical ones as pandas ``category``), the
-            prediction column, the target (NaN where no label arrived), ``model_version``
-            and ``id``.
+            The frame of :func:`~modelmedic.service.log_frame.log_frame`, sorted by time.
 
         Raises:
             PredictionStoreError: when the database cannot be read.
         """
-        import pandas as pd
         from sqlalchemy import select
 
         t = self.table
-        columns = ["created_at", *self.feature_types, "prediction", "cnt", "model_version", "id"]
+        columns = log_columns(self.feature_types)
         query = select(*(t.c[c] for c in columns)).order_by(t.c.created_at, t.c.id)
         if since is not None:
             query = query.where(t.c.created_at >= naive_utc(since))
@@ -370,17 +368,7 @@ class PredictionStore:
             query = query.where(t.c.created_at < naive_utc(until))
         with self.reading() as conn:
             rows = conn.execute(query).all()
-        frame = pd.DataFrame.from_records(rows, columns=columns)
-        frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("created_at")), name="datetime")
-        for name, kind in self.feature_types.items():
-            frame[name] = frame[name].astype("int64" if kind is int else "float64")
-        frame["prediction"] = frame["prediction"].astype("float64")
-        frame["cnt"] = frame["cnt"].astype("float64")
-        frame = frame.rename(columns={"prediction": self.schema.prediction, "cnt": self.schema.target})
-        for col in self.schema.categorical:
-            if col in frame:
-                frame[col] = frame[col].astype("category")
-        return frame
+        return log_frame(rows, self.feature_types, self.schema)
 
 
 def read_prediction_log(
