@@ -17,6 +17,8 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from modelmedic.logs import quiet_libraries
+
 if TYPE_CHECKING:
     from modelmedic.config import Settings
 
@@ -153,18 +155,6 @@ def settings_from(ctx: typer.Context) -> Settings:
         settings = Settings(**ctx.obj.get("overrides", {}))
         ctx.obj["settings"] = settings
     return settings
-
-
-def quiet_libraries() -> None:
-    """Silence library chatter (MLflow's info logs and hints) on the terminal."""
-    import logging
-    import warnings
-
-    logging.getLogger("mlflow").setLevel(logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    warnings.filterwarnings("ignore", message=".*Inferred schema contains integer.*")
-    warnings.filterwarnings("ignore", category=FutureWarning)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
 
 def load_data(settings: Settings, data: Path | None, schema_path: Path | None) -> tuple[Any, Any]:
