@@ -322,68 +322,20 @@ def ui_command(
     Example: `modelmedic ui --port 5000`; a Heroku app's runs and models:
     `DATABASE_URL=$(heroku config:get DATABASE_URL -a APP) modelmedic ui`
     """
-    import os
-
     from modelmedic.errors import ConfigError
     from modelmedic.secrets import masked
+    from modelmedic.tracking_server import is_server_uri, mlflow_server, run_process_group
 
     settings = settings_from(ctx)
     uri = settings.resolved_tracking_uri
-    if uri.startswith(("http://", "https://")):
+    if is_server_uri(uri):
         out.print(f"the tracking store is a server already: open {masked(uri)}", highlight=False)
         return
-    from modelmedic.extras import require
-    from modelmedic.tracking import artifact_location
-
-    require("flask", purpose="the MLflow UI (mlflow with its server)")
-    if settings.uses_default_store:
-        settings.ensure_home()
-    cmd = [sys.executable, "-m", "mlflow", "server", "--host", host, "--port", str(port), "--workers", "1"]
-    # the store URI may hold a password: the environment, unlike argv, is not shown by ps;
-    # MODELMEDIC_TRACKING_URI lets the server find artifacts kept in the database (modelmedic-db:)
-    env = {
-        **os.environ,
-        "MLFLOW_BACKEND_STORE_URI": uri,
-        "MLFLOW_DEFAULT_ARTIFACT_ROOT": artifact_location("", settings) or settings.artifact_root.as_uri(),
-        "MODELMEDIC_TRACKING_URI": uri,
-    }
-    # MLflow's job runner (GenAI scorers) starts ~8 processes of ~230 MB each; the UI needs none
-    env.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+    launch = mlflow_server(settings, host, port)
     out.print(f"MLflow UI for {masked(uri)} at [bold]http://{host}:{port}[/] (Ctrl+C stops it)", highlight=False)
-    code = run_process_group(cmd, env)
+    code = run_process_group(launch.command, launch.env)
     if code != 0:
         raise ConfigError(f"the MLflow UI exited with code {code}: is port {port} free? try --port")
-
-
-def run_process_group(command: list[str], env: dict[str, str]) -> int:
-    """Run ``command`` in a process group of its own until it exits, or until this process
-    is interrupted (Ctrl+C) or terminated (SIGTERM): then the whole group is stopped, so no
-    server process it started outlives it. Returns the command's exit code."""
-    import os
-    import signal
-    import subprocess
-
-    process = subprocess.Popen(command, env=env, start_new_session=True)
-
-    def stop(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        return process.wait()
-    except KeyboardInterrupt:
-        for sig, grace in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
-            try:
-                os.killpg(process.pid, sig)
-                process.wait(grace)
-                return 0
-            except ProcessLookupError:
-                return 0
-            except subprocess.TimeoutExpired:
-                continue
-        return 0
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 @command("demo")
