@@ -871,9 +871,14 @@ def backtest_command(
     or `modelmedic backtest --search --max-retrains 12`
     """
     quiet_libraries()
-    from modelmedic.backtest import backtest_and_report, config_from_settings, parse_strategies, search_and_report
+    from modelmedic.backtest import (
+        backtest_and_report,
+        config_from_settings,
+        parse_strategies,
+        replay_steps,
+        search_and_report,
+    )
     from modelmedic.backtest.charts import print_backtest
-    from modelmedic.backtest.engine import backtest_windows
     from modelmedic.errors import ConfigError
     from modelmedic.progress import progress_tasks
 
@@ -882,7 +887,7 @@ def backtest_command(
         raise ConfigError("give either --search or strategies with -s, not both")
     if max_retrains is not None and not search:
         raise ConfigError("--max-retrains needs --search")
-    strategies = parse_strategies(strategy)
+    parse_strategies(strategy)  # a bad spec fails before the data load
     frame, dataset = load_data(settings, data, schema)
     config = config_from_settings(
         settings,
@@ -900,7 +905,7 @@ def backtest_command(
                 frame, dataset, config, settings, retrain_cost=retrain_cost, max_retrains=max_retrains, tasks=task
             )
         else:
-            advance = task("backtesting strategy-windows", len(strategies) * len(backtest_windows(frame, config)))
+            advance = task("backtesting strategy-windows", replay_steps(frame, strategy, config))
             outcome = backtest_and_report(
                 frame, dataset, strategy, config, settings, retrain_cost=retrain_cost, progress=advance
             )

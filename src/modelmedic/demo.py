@@ -63,15 +63,14 @@ def run_demo(settings: Settings, data: Path | None, out: Console, err: Console) 
 
 def backtest_step(frame: Any, schema: Any, settings: Settings, out: Console, err: Console) -> str:
     """Backtest the default grid of retraining strategies, show the ranking; return the recommended one."""
-    from modelmedic.backtest import DEFAULT_GRID, backtest_and_report, config_from_settings
+    from modelmedic.backtest import DEFAULT_GRID, backtest_and_report, config_from_settings, replay_steps
     from modelmedic.backtest.charts import print_backtest
-    from modelmedic.backtest.engine import backtest_windows
     from modelmedic.progress import progress_tasks
 
     config = config_from_settings(settings)
     out.print(f"[4/4] backtest: replaying {len(DEFAULT_GRID)} retraining strategies week by week (no look-ahead)…")
     with progress_tasks(err.is_terminal, err) as task:
-        advance = task("backtesting strategy-windows", len(DEFAULT_GRID) * len(backtest_windows(frame, config)))
+        advance = task("backtesting strategy-windows", replay_steps(frame, None, config))
         outcome = backtest_and_report(frame, schema, None, config, settings, progress=advance)
     print_backtest(outcome, out)
     return outcome.ranking.recommendation
