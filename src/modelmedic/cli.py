@@ -455,48 +455,39 @@ def drift_command(
     """
     quiet_libraries()
     from modelmedic.data import read_table
-    from modelmedic.drift import DriftOptions, get_engine, infer_columns
+    from modelmedic.drift import compare, infer_columns
     from modelmedic.quality import non_finite_counts
 
     settings = settings_from(ctx)
     engine = engine or settings.drift_engine
     if engine == "spark":  # Spark reads the sources: Parquet folders, tables, jdbc:...#table
-        from modelmedic.drift.spark.sources import infer_spark_columns, read_source
+        from modelmedic.drift.spark.sources import read_source
         from modelmedic.errors import ConfigError
 
         if html is not None:
             raise ConfigError("--html needs the data on this machine: use it with --engine fast or evidently")
         session = start_spark(settings, spark_conf)
         reference_frame, current_frame = read_source(session, reference), read_source(session, current)
-        infer = infer_spark_columns
     else:
         reference_frame, current_frame = read_table(reference), read_table(current)
-        infer = infer_columns
     if numerical is None and categorical is None:
-        named = infer(reference_frame)
+        named = infer_columns(reference_frame, engine)
     else:
         named = (split_names(numerical), split_names(categorical))
-    options = DriftOptions(
-        numerical=tuple(named[0]),
-        categorical=tuple(named[1]),
-        stattest=stattest,
-        threshold=threshold,
-        per_column_stattest=parse_pairs(per_column, "--per-column"),
-        per_column_threshold=parse_pairs(per_column_threshold, "--per-column-threshold", float),
-        drift_share=drift_share,
-    )
-    drift_engine = get_engine(engine, options)
-    with err.status(f"computing the drift of {len(options.columns)} columns ({drift_engine.name} engine)…"):
-        result = drift_engine.fit(reference_frame).calculate(current_frame)
+    tests = {
+        "stattest": stattest,
+        "threshold": threshold,
+        "per_column_stattest": parse_pairs(per_column, "--per-column"),
+        "per_column_threshold": parse_pairs(per_column_threshold, "--per-column-threshold", float),
+        "drift_share": drift_share,
+    }
+    status = f"computing the drift of {len(named[0]) + len(named[1])} columns ({engine} engine)"
+    with err.status(f"{status} and rendering the evidently HTML report…" if html is not None else f"{status}…"):
+        result = compare(reference_frame, current_frame, *named, engine=engine, html=html, **tests)
     non_finite = {
-        side: {c: n for c, n in non_finite_counts(frame, options.numerical).items() if n}
+        side: {c: n for c, n in non_finite_counts(frame, named[0]).items() if n}
         for side, frame in (("reference", reference_frame), ("current", current_frame))
     }
-    if html is not None:
-        from modelmedic.drift.evidently_engine import render_html
-
-        with err.status("rendering the evidently HTML report…"):
-            render_html(reference_frame, current_frame, options, html)
     if as_json:
         print_json({**result.to_dict(), "non_finite": non_finite})
     else:
