@@ -16,7 +16,9 @@ from typing import Annotated, Any, TypeVar
 import typer
 from typer.core import TyperGroup
 
+from modelmedic import __version__
 from modelmedic.cli import render
+from modelmedic.errors import ModelmedicError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -70,8 +72,6 @@ def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:
     def decorate(func: F) -> F:
         @functools.wraps(func)
         def wrapper(*a: Any, **kw: Any) -> Any:
-            from modelmedic.errors import ModelmedicError
-
             try:
                 return func(*a, **kw)
             except ModelmedicError as exc:
@@ -89,8 +89,6 @@ def command(*args: Any, **kwargs: Any) -> Callable[[F], F]:
 
 def _print_version(value: bool) -> None:
     if value:
-        from modelmedic import __version__
-
         render.print_version(__version__)
         raise typer.Exit()
 

@@ -12,6 +12,7 @@ import typer
 
 from modelmedic.cli import render
 from modelmedic.errors import ConfigError
+from modelmedic.windows import parse_time
 
 if TYPE_CHECKING:
     from modelmedic.config import Settings
@@ -40,8 +41,6 @@ def date_value(value: str | None) -> str | None:
     """
     if value is None:
         return None
-    from modelmedic.windows import parse_time
-
     try:
         parse_time(value)
     except ConfigError as exc:

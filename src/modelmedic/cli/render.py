@@ -6,6 +6,7 @@ The library returns data; the commands pass it here. ``out`` (stdout) gets resul
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import sys
@@ -17,6 +18,9 @@ from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+
+from modelmedic.progress import progress_tasks
+from modelmedic.secrets import masked
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -33,8 +37,6 @@ def status(message: str) -> AbstractContextManager[Any]:
 def progress(enabled: bool | None = None) -> AbstractContextManager[Callable[[str, int], Callable[[int], None]]]:
     """Progress bars on stderr (see :func:`modelmedic.progress.progress_tasks`), drawn when
     ``enabled`` (default: when stderr is a terminal)."""
-    from modelmedic.progress import progress_tasks
-
     return progress_tasks(err.is_terminal if enabled is None else enabled, err)
 
 
@@ -154,8 +156,6 @@ def print_drift(result: Any, non_finite: dict[str, dict[str, int]] | None = None
 
 def print_monitor(result: Any) -> None:
     """Show a monitoring result: one row per window, then where to look next."""
-    from modelmedic.secrets import masked
-
     table = Table(
         title=f"monitor: {len(result.windows)} windows vs reference {result.reference_start}.."
         f"{result.reference_end} ({result.engine} engine)",
@@ -257,8 +257,6 @@ def search_table(found: Any) -> Table:
 
 def print_wide(console: Console, renderable: Any, width: int = 120) -> None:
     """Print ``renderable`` on ``console``; off a terminal (logs, pipes) at least ``width`` wide."""
-    import io
-
     if console.is_terminal or console.width >= width:
         console.print(renderable)
         return
