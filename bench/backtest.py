@@ -35,8 +35,8 @@ def main() -> None:
     from rich.console import Console
 
     from modelmedic.backtest import DEFAULT_GRID, config_from_settings, parse_strategies, rank, run_backtest
-    from modelmedic.backtest.charts import ranking_table
     from modelmedic.backtest.report import backtest_document, log_backtest, write_reports
+    from modelmedic.cli.render import ranking_table
     from modelmedic.config import Settings
     from modelmedic.data import load_bike
     from modelmedic.schema import builtin_schema

@@ -69,9 +69,9 @@ def data_dir() -> Path:
 
 def train_rf(home: Path) -> str:
     """Train the tutorial's forest into ``home``'s MLflow store; return its version's URI."""
-    from modelmedic.cli import quiet_libraries
     from modelmedic.config import Settings
     from modelmedic.data import load_dataset
+    from modelmedic.logs import quiet_libraries
     from modelmedic.training import train_and_register
 
     quiet_libraries()

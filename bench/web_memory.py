@@ -24,9 +24,9 @@ from serve import BIN, ROOT, data_dir, free_port, start, stop, wait_ready
 
 def train_hgb(home: Path) -> None:
     """Train the default model into ``home``'s MLflow store and make it champion."""
-    from modelmedic.cli import quiet_libraries
     from modelmedic.config import Settings
     from modelmedic.data import load_dataset
+    from modelmedic.logs import quiet_libraries
     from modelmedic.training import train_and_register
 
     quiet_libraries()

@@ -31,12 +31,13 @@ def test_decisions_that_leave_the_registry_alone(settings, trained, bike, bike_s
     from typer.testing import CliRunner
 
     from modelmedic.cli import app
+    from modelmedic.cli.render import retrain_summary
 
     # a dry run computes the whole decision but logs and registers nothing
     dry = retrain(bike, bike_schema, "drift:0.5+recency:4W", settings=settings, until="2011-05-31", dry_run=True)
     assert dry.dry_run and dry.triggered and "drift share" in dry.reason
     assert dry.action == "promote" and dry.promoted_version is None and dry.run_id is None
-    assert dry.summary().startswith("dry run, would promote")
+    assert retrain_summary(dry).startswith("dry run, would promote")
     result = CliRunner().invoke(app, ["retrain", "-s", "periodic:4W", "--until", "2011-04-30", "--dry-run", "--json"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)

@@ -279,6 +279,28 @@ def load_bike(
     return prepare_frame(read_table(folder / f"{kind}.csv"), schema, f"{kind}.csv")
 
 
+def describe_bike(kind: str, folder: Path, settings: Settings | None = None) -> dict[str, object]:
+    """Describe the verified bike data in ``folder``: file, rows, first and last hour, columns.
+
+    Returns:
+        ``folder``, ``file``, ``rows``, ``start``, ``end`` (``YYYY-MM-DD HH:MM``), ``columns``
+        and ``verified`` (``sha256``).
+
+    Raises:
+        DataError: when the data cannot be obtained, verified or parsed.
+    """
+    frame = load_bike(kind, folder, settings, progress=False)
+    return {
+        "folder": str(folder),
+        "file": f"{kind}.csv",
+        "rows": len(frame),
+        "start": f"{frame.index.min():%Y-%m-%d %H:%M}",
+        "end": f"{frame.index.max():%Y-%m-%d %H:%M}",
+        "columns": list(frame.columns),
+        "verified": "sha256",
+    }
+
+
 def load_dataset(
     path: str | Path | None = None,
     schema: DatasetSchema | None = None,

@@ -64,26 +64,6 @@ class RetrainDecision:
         """JSON-ready form."""
         return asdict(self)
 
-    def summary(self) -> str:
-        """A few readable lines."""
-        head = "dry run, would " if self.dry_run else ""
-        verb = {"not-due": "not retrain", "keep": "keep the champion", "promote": "promote the challenger"}
-        lines = [
-            f"{head}{verb.get(self.action, self.action)}: {self.why}",
-            f"trigger ({self.strategy}) at {self.now}: {self.reason}",
-        ]
-        if self.challenger_mae is not None:
-            lines.append(
-                f"on {self.eval_rows} labelled rows {self.eval_start}..{self.eval_end}: champion v"
-                f"{self.champion_version} MAE {self.champion_mae:.2f}, challenger MAE "
-                f"{self.challenger_mae:.2f} ({self.improvement:+.1%})"
-            )
-        if self.promoted_version:
-            lines.append(f"registered version {self.promoted_version}, alias champion moved to it")
-        if self.run_id:
-            lines.append(f"MLflow decision run {self.run_id}")
-        return "\n".join(lines)
-
 
 def _now(frame: pd.DataFrame, until: str | None) -> pd.Timestamp:
     from modelmedic.windows import day_end

@@ -28,7 +28,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.backtest import error_triggers  # noqa: F401  (registers the cusum and estimated triggers)
-from modelmedic.backtest.engine import BacktestConfig, BacktestResult, Progress, StrategyRun, run_backtest
+from modelmedic.backtest.engine import (
+    BacktestConfig,
+    BacktestResult,
+    Progress,
+    StrategyRun,
+    backtest_windows,
+    run_backtest,
+)
 from modelmedic.backtest.ranking import Ranking, rank
 from modelmedic.backtest.strategies import DEFAULT_GRID, parse_strategies, parse_strategy
 
@@ -53,6 +60,7 @@ __all__ = [
     "parse_strategies",
     "parse_strategy",
     "rank",
+    "replay_steps",
     "run_backtest",
     "search_and_report",
 ]
@@ -80,6 +88,17 @@ def config_from_settings(settings: Settings, **overrides: Any) -> BacktestConfig
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return BacktestConfig(**values)
+
+
+def replay_steps(frame: pd.DataFrame, specs: list[str] | tuple[str, ...] | None, config: BacktestConfig) -> int:
+    """How many strategy-windows a backtest of ``specs`` (the default grid when empty) replays:
+    the size of :func:`backtest_and_report`'s progress.
+
+    Raises:
+        ConfigError: for a bad or repeated strategy spec.
+        DataError: when no data follow the reference period.
+    """
+    return len(parse_strategies(specs)) * len(backtest_windows(frame, config))
 
 
 def backtest_and_report(

@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelmedic.drift.base import (
@@ -81,8 +82,17 @@ def get_engine(name: str, options: DriftOptions) -> DriftEngine:
     return ENGINES[name](options)
 
 
-def infer_columns(frame: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Split columns into numerical and categorical by dtype (numbers vs everything else)."""
+def infer_columns(frame: pd.DataFrame, engine: str = "fast") -> tuple[list[str], list[str]]:
+    """Split columns into numerical and categorical by dtype (numbers vs everything else).
+
+    With the ``spark`` engine ``frame`` is a Spark DataFrame, typed by its Spark types
+    (dates and timestamps left out).
+    """
+    if engine == "spark":
+        # lazy: the Spark subpackage is needed by the spark engine only
+        from modelmedic.drift.spark.sources import infer_spark_columns
+
+        return infer_spark_columns(frame)  # type: ignore[arg-type]
     numerical = [c for c in frame.columns if is_numerical(frame[c])]
     categorical = [c for c in frame.columns if c not in numerical]
     return numerical, categorical
@@ -100,20 +110,25 @@ def compare(
     per_column_threshold: Mapping[str, float] | None = None,
     drift_share: float = 0.5,
     engine: str = "fast",
+    html: str | Path | None = None,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column.
 
-    Columns not named are inferred from the reference's dtypes (when neither list is given).
+    Columns not named are inferred from the reference's dtypes (when neither list is given),
+    by :func:`infer_columns` for ``engine``. With the ``spark`` engine both frames are Spark
+    DataFrames. With ``html``, evidently's HTML drift report of the same tests is also saved
+    at that path.
 
     Returns:
         A :class:`DriftResult` with one :class:`ColumnDrift` per column.
 
     Raises:
         ConfigError: for unknown tests, engines or bad thresholds.
-        DriftError: when the data lack a named column.
+        DriftError: when the data lack a named column (or evidently fails on the report).
+        MissingExtraError: for ``evidently`` (engine or ``html``) without ``modelmedic[monitor]``.
     """
     if numerical is None and categorical is None:
-        numerical, categorical = infer_columns(reference)
+        numerical, categorical = infer_columns(reference, engine)
     options = DriftOptions(
         numerical=tuple(numerical or ()),
         categorical=tuple(categorical or ()),
@@ -123,4 +138,10 @@ def compare(
         per_column_threshold=dict(per_column_threshold or {}),
         drift_share=drift_share,
     )
-    return get_engine(engine, options).fit(reference).calculate(current)
+    result = get_engine(engine, options).fit(reference).calculate(current)
+    if html is not None:
+        # lazy: evidently costs seconds to import, and only the HTML report needs it
+        from modelmedic.drift.evidently_engine import render_html
+
+        render_html(reference, current, options, html)
+    return result

@@ -53,9 +53,9 @@ def preload() -> None:
 
 def on_starting(server: Any) -> None:
     """Prepare the log and find the model before forking workers; exit on a user error."""
-    from modelmedic.cli import quiet_libraries
     from modelmedic.config import get_settings
     from modelmedic.errors import ModelmedicError, ModelNotFoundError
+    from modelmedic.logs import quiet_libraries
     from modelmedic.service.lifecycle import preflight
 
     quiet_libraries()
