@@ -125,7 +125,7 @@ def main() -> None:
     from modelmedic.schema import builtin_schema
 
     data_dir = os.environ.get("MODELMEDIC_DATA_DIR")  # else the cache, else the verified download
-    console = Console(width=160)
+    console = Console(width=260)  # full strategy names, never folded
     with tempfile.TemporaryDirectory() as home:
         settings = Settings(home=Path(home), data_dir=data_dir, tracking_uri=None)
         frame = load_bike("hour", data_dir, settings, progress=False)
@@ -146,7 +146,7 @@ def main() -> None:
     table = Table(title=f"best MAE within a retrain budget (label delay {args.label_delay})")
     for name in ["retrains ≤", "issue: grid", "issue: old list", "grid, issue's model", "grid on the bank",
                  "search (retrains)", "search vs grid (≤ +2 %)", "hindsight limit", "regret"]:  # fmt: skip
-        table.add_column(name, justify="left" if "(" in name or "grid" in name[:4] else "right")
+        table.add_column(name, justify="left" if "(" in name or "grid" in name[:4] else "right", no_wrap=True)
     for row in budget_rows(found, grid, BUDGETS, issue_grid):
         table.add_row(*row)
     console.print(table)
