@@ -11,7 +11,7 @@ import pytest
 from modelmedic.backtest.bank import ModelBank
 from modelmedic.backtest.hindsight import best_schedules, hindsight_limit
 from modelmedic.backtest.schedules import evaluate
-from modelmedic.backtest.search import search, search_space
+from modelmedic.backtest.search import feature_subsets, search, search_space
 from modelmedic.backtest.strategies import parse_strategy
 from modelmedic.errors import ConfigError
 from test_backtest import SCHEMA, START, synthetic
@@ -90,6 +90,51 @@ def test_the_space_covers_every_family_and_window():
     assert all(parse_strategy(s).name == s for s in specs)  # canonical: retrain -s accepts each one
     with pytest.raises(ConfigError, match="families"):
         search_space(bank, ["sometimes"])
+    # the performance family's patience, the drift family's feature subsets and counts
+    assert {"performance:1.5,2+sliding:2W", "performance:3,3", "drift:top1", "drift:top3+sliding:2W"} <= set(specs)
+    grouped = search_space(bank, ["drift"], groups={"moving": ("z", "c"), "everything": ("x", "z", "c")})
+    assert "drift:0.5/z,c+sliding:2W" in grouped and not any("/x,z,c" in s for s in grouped)
+
+
+def test_the_bike_data_searches_the_weather_and_the_calendar():
+    from modelmedic.schema import builtin_schema
+
+    weather, calendar = feature_subsets(builtin_schema("bike-hour"))
+    assert weather == ("temp", "atemp", "hum", "windspeed", "weathersit")
+    assert calendar == ("hr", "weekday", "mnth", "season", "holiday", "workingday")
+
+
+def test_every_spec_on_the_front_round_trips_and_retrain_decides_with_it():
+    """The front's specs parse to themselves and decide on a boundary view as `retrain` does."""
+    from modelmedic.backtest.store import DriftCache
+    from modelmedic.backtest.strategies import Deployment, Strategy, boundary_view
+    from modelmedic.model import build_model, fit, predict
+
+    frame = noisy(weeks=10)
+    bank = ModelBank(frame, SCHEMA, config(), ("expanding", "sliding:2W"), None).build()
+    result = search(bank, groups={"moving": ("z", "c")}, retrain_cost=0.0)
+    front = [s.name for s in result.front]
+    kinds = {n.partition(":")[0] for n in front}
+    assert len(front) >= 4 and kinds - {"never"}, front
+    everything = [s.name for s in result.scored]
+    assert (
+        any("/" in n for n in everything) and any(",2" in n for n in everything) and any("top" in n for n in everything)
+    )
+    # the champion as `retrain` sees it: the reference model, deployed after the reference period
+    training = frame.loc[:"2020-01-28"]
+    model = fit(build_model("rf", SCHEMA, 42, n_estimators=2, bootstrap=False), training, SCHEMA)
+    deployed = Deployment("champion-v1", model, training, bank.reference_cutoff, bank.reference_cutoff, schema=SCHEMA)
+    now = bank.boundaries[-1]
+    known = frame.iloc[: frame.index.searchsorted(now)]
+    predictions = np.full(len(known), np.nan)
+    since = known.index.searchsorted(deployed.deployed_at)
+    predictions[since:] = predict(model, known.iloc[since:], SCHEMA)
+    view = boundary_view(known, SCHEMA.target, now, pd.Timedelta(0), bank.length, predictions)
+    for name in [*front, *everything]:
+        strategy = parse_strategy(name)
+        assert isinstance(strategy, Strategy) and strategy.name == name
+        decision = strategy.trigger.decide(view, deployed, DriftCache("fast", SCHEMA))
+        assert isinstance(decision.retrain, bool) and decision.reason, name
 
 
 def test_a_budget_picks_the_best_within_it():
@@ -138,3 +183,18 @@ def test_the_vectorised_cusum_is_the_recursion():
         s = max(0.0, s + value - CUSUM_SLACK)
         expected.append(s)
     np.testing.assert_allclose(cusum_path(z), expected, atol=1e-9)
+
+
+def test_retrain_applies_patience_and_feature_subsets(settings, trained, bike, bike_schema):
+    """`modelmedic retrain -s` takes the new parameters of the searched families (dry runs)."""
+    from modelmedic.retrain import retrain
+
+    specs = {
+        "performance:1.5,2+sliding:26W": "of the last 2 windows",
+        "drift:0.5/temp,atemp,hum,windspeed,weathersit+sliding:13W": "drift share",
+        "drift:0.5/hr,weekday,mnth,season,holiday,workingday": "drift share",
+        "drift:top2+recency:4W": "features drifted",
+    }
+    for spec, reason in specs.items():
+        decision = retrain(bike, bike_schema, spec, settings=settings, until="2011-04-30", dry_run=True)
+        assert decision.strategy == spec and reason in decision.reason, (spec, decision.reason)

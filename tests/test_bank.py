@@ -157,3 +157,66 @@ def test_the_reference_model_serves_until_the_first_retrain():
     never = evaluate(bank, [], "never")
     replay = run_backtest(noisy(), SCHEMA, parse_strategies(["never"]), config()).runs[0]
     assert never.mae == replay.mae and bank.has(REFERENCE)
+
+
+# the searched parameters beyond the families' first argument: patience, feature subsets, top-k
+PARAMETER_SPECS = [
+    "performance:1.1,2+sliding:2W",
+    "performance:1.05,3",
+    "drift:0.3/z,c+sliding:1W",
+    "drift:0.5/x,z",
+    "drift:top1+recency:1W",
+    "drift:top2",
+]
+
+
+def kind_of(spec: str) -> str:
+    arg = spec.partition("+")[0].partition(":")[2]
+    return "patience" if "," in arg and "/" not in arg else "subset" if "/" in arg else "top"
+
+
+@pytest.mark.parametrize("delay", ["0", "3D"])
+def test_patience_and_feature_subsets_on_the_bank_equal_their_walk_forward_replay(delay):
+    frame = noisy()
+    bank = bank_for(frame, label_delay=delay)
+    simulator = Simulator(bank, DriftCache("fast", SCHEMA))
+    replay = run_backtest(frame, SCHEMA, parse_strategies(PARAMETER_SPECS), config(label_delay=delay))
+    fired = set()
+    for run in replay.runs:
+        scored = simulator.simulate(parse_strategies([run.name])[0])
+        assert [w for w, _ in scored.events] == [p.window for p in run.retrain_points], run.name
+        assert scored.mae == run.mae and scored.squared_error == run.squared_error, run.name
+        fired |= {kind_of(run.name) for _ in run.retrain_points}
+    assert fired == {"patience", "subset", "top"}
+
+
+def test_patience_waits_for_consecutive_windows_over_the_ratio():
+    bank = bank_for(noisy())
+    simulator = Simulator(bank, DriftCache("fast", SCHEMA))
+    once, twice = (simulator.simulate(parse_strategies([s])[0]) for s in ("performance:1.1", "performance:1.1,2"))
+    assert once.events and twice.events and twice.events[0][0] > once.events[0][0]
+    assert simulator.simulate(parse_strategies(["performance:1.1,1"])[0]).events == once.events
+
+
+def test_poisoning_the_future_changes_no_decision_on_patience_or_feature_subsets(tmp_path):
+    frame = noisy()
+    boundary = START + pd.Timedelta(weeks=8)
+    poisoned = frame.copy()
+    later = poisoned.index >= boundary
+    poisoned.loc[later, "y"] *= 1000
+    poisoned.loc[later, ["x", "z"]] *= 1000
+    clean, dirty = bank_for(frame, tmp_path), bank_for(poisoned, tmp_path)
+    first_poisoned = next(w.index for w in clean.windows if w.begin >= boundary)
+    a, b = Simulator(clean, DriftCache("fast", SCHEMA)), Simulator(dirty, DriftCache("fast", SCHEMA))
+    replays = [run_backtest(f, SCHEMA, parse_strategies(PARAMETER_SPECS), config()) for f in (frame, poisoned)]
+    early = set()
+    for spec, x_run, y_run in zip(PARAMETER_SPECS, *(r.runs for r in replays), strict=True):
+        strategy = parse_strategies([spec])[0]
+        x, y = a.simulate(strategy), b.simulate(strategy)
+        assert [e for e in x.events if e[0] < first_poisoned] == [e for e in y.events if e[0] < first_poisoned], spec
+        assert x.window_abs[:first_poisoned] == y.window_abs[:first_poisoned], spec
+        # the walk-forward replay: the same retrains and errors before the poisoned window
+        points = [[p.window for p in r.retrain_points if p.window < first_poisoned] for r in (x_run, y_run)]
+        assert points[0] == points[1] and x_run.window_mae[:first_poisoned] == y_run.window_mae[:first_poisoned]
+        early |= {kind_of(spec) for w, _ in x.events if w < first_poisoned}
+    assert early == {"patience", "subset", "top"}

@@ -188,14 +188,19 @@ class Simulator:
             period = trigger.period if trigger.period is not None else trigger.windows * window
             return now - deployed.deployed_at >= period, "periodic"
         if isinstance(trigger, PerformanceTrigger):
-            if cutoff < deployed.deployed_at + window:
+            if cutoff < deployed.deployed_at + trigger.patience * window:
                 return False, "waiting"
             first = self._errors(deployed, deployed.deployed_at, min(deployed.deployed_at + window, cutoff))
-            recent = self._errors(deployed, max(deployed.deployed_at, cutoff - window), cutoff)
-            reference_mae, recent_mae = _nanmean(first), _nanmean(recent)
-            if math.isnan(reference_mae) or math.isnan(recent_mae):
+            reference_mae = _nanmean(first)
+            recent = [
+                _nanmean(
+                    self._errors(deployed, max(deployed.deployed_at, cutoff - (k + 1) * window), cutoff - k * window)
+                )
+                for k in range(trigger.patience)
+            ]
+            if math.isnan(reference_mae) or any(math.isnan(m) for m in recent):
                 return False, "no labels"
-            return recent_mae > trigger.factor * reference_mae, "performance"
+            return all(m > trigger.factor * reference_mae for m in recent), "performance"
         if isinstance(trigger, CusumTrigger):
             if cutoff < deployed.deployed_at + window:
                 return False, "waiting"
@@ -218,7 +223,9 @@ class Simulator:
                 return False, "no window"
             latest = bank.frame.iloc[lo:hi].drop(columns=[bank.schema.target], errors="ignore")
             result = self.drift.drift(self._deployment(deployed), latest, trigger.columns)
-            if trigger.columns is not None:
+            if trigger.top is not None:
+                return result.n_drifted >= trigger.top, "drift"
+            if trigger.columns is not None and trigger.share is None:
                 return any(c in trigger.columns for c in result.drifted_columns), "drift"
             return result.share is not None and result.share >= trigger.share, "drift"
         raise ConfigError(f"the model bank cannot replay the trigger '{trigger.spec}'")

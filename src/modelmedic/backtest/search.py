@@ -3,13 +3,16 @@
 Every family with its parameters, each with every training window in the bank:
 
 * ``periodic`` — period 1 to 52 windows;
-* ``performance`` — ratio of the recent MAE to the model's first window, 1.1 to 3;
-* ``drift`` — dataset drift share, 0.3 to 0.9;
+* ``performance`` — ratio of the recent MAE to the model's first window, 1.1 to 3, with a
+  patience of 1 to 3 windows over the ratio (``performance:1.5,2``);
+* ``drift`` — drift share 0.3 to 0.9 among all features or among a group of them (the
+  weather, the calendar: :data:`FEATURE_GROUPS`, ``drift:0.5/temp,hum``), or at least 1 to
+  3 drifted features (``drift:top2``);
 * ``cusum`` — CUSUM on the hour-standardised error stream, threshold 1 to 8 x its calibration;
 * ``estimated`` — the label-free DLE estimate of the MAE, ratio 1.1 to 2.
 
 Once the bank holds the models, one strategy costs milliseconds (decisions and errors are
-read from stored predictions), so the space (about 230 strategies) is searched
+read from stored predictions), so the space (about 460 strategies) is searched
 exhaustively; no sampling or successive halving is needed at this size. The output is the
 Pareto front of MAE against retrains, the hindsight limit for each budget
 (:mod:`modelmedic.backtest.hindsight`), each strategy's regret against it, and the
@@ -33,6 +36,7 @@ if TYPE_CHECKING:
     from modelmedic.backtest.bank import ModelBank
     from modelmedic.backtest.hindsight import Limit
     from modelmedic.backtest.schedules import Scored
+    from modelmedic.schema import DatasetSchema
 
 PERIODS = (1, 2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 17, 20, 26, 34, 52)
 FAMILIES: dict[str, tuple[Any, ...]] = {
@@ -42,11 +46,53 @@ FAMILIES: dict[str, tuple[Any, ...]] = {
     "cusum": (1, 2, 4, 8),
     "estimated": (1.1, 1.25, 1.5, 2),
 }
+PATIENCE = (1, 2, 3)  # windows in a row over the ratio before a performance trigger fires
+TOP_DRIFTED = (1, 2, 3)  # drift:topK: at least K drifted features
+# feature groups whose drift share is searched besides all features (those in the schema)
+FEATURE_GROUPS: dict[str, tuple[str, ...]] = {
+    "weather": ("temp", "atemp", "hum", "windspeed", "weathersit"),
+    "calendar": ("season", "mnth", "holiday", "weekday", "workingday", "hr"),
+}
 BUDGETS = (7, 12, 25, 50, 100)
 
 
-def search_space(bank: ModelBank, families: tuple[str, ...] | list[str] | None = None) -> list[str]:
-    """Every strategy spec searched on ``bank``: ``never`` and family x parameter x training window.
+def feature_subsets(schema: DatasetSchema, groups: dict[str, tuple[str, ...]] | None = None) -> list[tuple[str, ...]]:
+    """The features of each group (default :data:`FEATURE_GROUPS`) in the schema, in its order.
+
+    A group is kept when it holds at least one feature and not all of them (that is ``drift:0.5``).
+    """
+    subsets = []
+    for members in (FEATURE_GROUPS if groups is None else groups).values():
+        chosen = tuple(f for f in schema.features if f in members)
+        if chosen and len(chosen) < len(schema.features) and chosen not in subsets:
+            subsets.append(chosen)
+    return subsets
+
+
+def trigger_args(family: str, bank: ModelBank, groups: dict[str, tuple[str, ...]] | None = None) -> list[str]:
+    """The arguments searched for ``family``'s trigger on ``bank`` (``4W``, ``1.5,2``, ``0.5/temp,hum``)."""
+    values = FAMILIES[family]
+    if family == "periodic":
+        return [f"{v}{'W' if bank.config.window.upper() in {'1W', 'W'} else ''}" for v in values]
+    if family == "performance":
+        return [f"{v:g}" if p == 1 else f"{v:g},{p}" for p in PATIENCE for v in values]
+    if family == "drift":
+        among = [f"{v:g}/{','.join(s)}" for s in feature_subsets(bank.schema, groups) for v in values]
+        return [f"{v:g}" for v in values] + among + [f"top{k}" for k in TOP_DRIFTED]
+    return [f"{v:g}" for v in values]
+
+
+def search_space(
+    bank: ModelBank,
+    families: tuple[str, ...] | list[str] | None = None,
+    groups: dict[str, tuple[str, ...]] | None = None,
+) -> list[str]:
+    """Every strategy spec searched on ``bank``: ``never`` and family x parameters x training window.
+
+    Args:
+        bank: The model bank (its training windows, window length and schema).
+        families: The families searched (default: all of :data:`FAMILIES`).
+        groups: The feature groups of the drift family (default :data:`FEATURE_GROUPS`).
 
     Raises:
         ConfigError: for an unknown family.
@@ -55,13 +101,12 @@ def search_space(bank: ModelBank, families: tuple[str, ...] | list[str] | None =
     unknown = [f for f in chosen if f not in FAMILIES]
     if unknown:
         raise ConfigError(f"unknown strategy families {', '.join(unknown)}; choose from {', '.join(FAMILIES)}")
-    unit = "W" if bank.config.window.upper() in {"1W", "W"} else ""
     specs = ["never"]
     for family in chosen:  # one training window after the other: its models' caches are reused
+        args = trigger_args(family, bank, groups)
         for policy in bank.policies:
-            for value in FAMILIES[family]:
-                trigger = f"{family}:{value}{unit}" if family == "periodic" else f"{family}:{value:g}"
-                specs.append(trigger if policy == "expanding" else f"{trigger}+{policy}")
+            for arg in args:
+                specs.append(f"{family}:{arg}" if policy == "expanding" else f"{family}:{arg}+{policy}")
     return specs
 
 
@@ -180,6 +225,7 @@ def search(
     *,
     families: tuple[str, ...] | list[str] | None = None,
     specs: list[str] | None = None,
+    groups: dict[str, tuple[str, ...]] | None = None,
     retrain_cost: float | None = None,
     max_retrains: int | None = None,
     progress: Callable[[int], None] | None = None,
@@ -201,7 +247,7 @@ def search(
     began = time.perf_counter()
     simulator = Simulator(bank, DriftCache(bank.config.drift_engine, bank.schema))
     scored = []
-    for spec in specs or search_space(bank, families):
+    for spec in specs or search_space(bank, families, groups):
         strategy = parse_strategy(spec)
         if not isinstance(strategy, Strategy):
             raise ConfigError(f"'{spec}': online learners are not in the model bank")

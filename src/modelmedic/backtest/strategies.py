@@ -4,10 +4,12 @@ A strategy is written as ``TRIGGER[+POLICY]``:
 
 * triggers: ``never``; ``periodic:4W`` (retrain when the model is 4 weeks old; a bare
   number counts windows); ``drift:0.5`` (the latest window's dataset drift share against
-  the deployed model's training data is at least 0.5) or ``drift:temp,hum`` (any of
-  these features drifted); ``performance:1.3`` (the MAE over the last window of labelled
-  rows exceeds 1.3 x the deployed model's reference MAE, its MAE over its first window of
-  labelled production rows);
+  the deployed model's training data is at least 0.5), ``drift:0.5/temp,hum`` (the same
+  share among these features only), ``drift:temp,hum`` (any of these features drifted) or
+  ``drift:top2`` (at least the 2 most drifted features drifted); ``performance:1.3`` (the
+  MAE over the last window of labelled rows exceeds 1.3 x the deployed model's reference
+  MAE, its MAE over its first window of labelled production rows) or ``performance:1.3,2``
+  (so did each of the last 2 windows: a patience of 2 windows);
 * training-set policies: ``expanding`` (all labelled history, the default), ``sliding:8W``
   (the last 8 weeks of labels), ``recency:4W`` (all labels weighted ``0.5 ** (age / 4W)``;
   rows older than 7 half-lives, weight under 1 %, are left out);
@@ -221,22 +223,31 @@ class Periodic(Trigger):
 class DriftTrigger(Trigger):
     """Retrain when the latest window drifted from the deployed model's training data.
 
-    ``drift:0.5``: the dataset drift share is at least 0.5; ``drift:temp,hum``: any of
-    the named features drifted.
+    ``drift:0.5``: the dataset drift share is at least 0.5; ``drift:0.5/temp,hum``: the
+    share among the named features; ``drift:temp,hum``: any of the named features drifted;
+    ``drift:top2``: at least 2 features drifted.
     """
 
     name = "drift"
 
     def __init__(self, arg: str | None) -> None:
         super().__init__(arg or "0.5")
+        share, among, names = self.arg.partition("/")
+        self.share: float | None = None
+        self.columns: tuple[str, ...] | None = None
+        self.top = int(share[3:]) if not among and share.startswith("top") and share[3:].isdigit() else None
         try:
-            self.share: float | None = float(self.arg)
-            self.columns: tuple[str, ...] | None = None
+            self.share = None if self.top is not None else float(share)
         except ValueError:
-            self.share = None
-            self.columns = tuple(c.strip() for c in self.arg.split(",") if c.strip())
-        if self.share is not None and not 0 < self.share <= 1:
-            raise ConfigError(f"drift:{self.arg}: the drift share must be in (0, 1], e.g. drift:0.5")
+            if among:
+                raise ConfigError(f"drift:{self.arg}: give a share before the '/', e.g. drift:0.5/temp,hum") from None
+        if among or (self.share is None and self.top is None):
+            self.columns = tuple(c.strip() for c in (names if among else self.arg).split(",") if c.strip())
+        if (self.share is not None and not 0 < self.share <= 1) or self.top == 0 or self.columns == ():
+            raise ConfigError(
+                f"drift:{self.arg}: give a share in (0, 1] (drift:0.5, or drift:0.5/temp,hum among these "
+                "features), features (drift:temp,hum) or a number of drifted features (drift:top2)"
+            )
 
     def decide(self, view: BoundaryView, deployed: Deployment, drift: DriftLookup | None) -> Decision:
         """Compare the latest window with the deployed model's training rows."""
@@ -246,7 +257,10 @@ class DriftTrigger(Trigger):
         if latest.empty or view.now <= deployed.deployed_at:
             return Decision(False, "no production window since the model was deployed")
         result = drift.drift(deployed, latest, self.columns)
-        if self.columns is not None:
+        if self.top is not None:
+            fired_top = result.n_drifted >= self.top
+            return Decision(fired_top, f"{result.n_drifted} features drifted ({'>=' if fired_top else '<'} {self.top})")
+        if self.columns is not None and self.share is None:
             fired = [c for c in result.drifted_columns if c in self.columns]
             if fired:
                 return Decision(True, f"features drifted: {', '.join(fired)}")
@@ -264,20 +278,22 @@ class PerformanceTrigger(Trigger):
     """Retrain when the recent MAE exceeds ``factor`` x the deployed model's reference MAE.
 
     The reference MAE is the model's MAE over its first window of labelled production
-    rows; the recent MAE is over the last window of labelled rows. Only rows whose labels
-    are known count, so with a label delay the trigger waits for them.
+    rows; the recent MAE is over the last window of labelled rows (``performance:1.3,2``: over
+    each of the last 2 windows, a patience of 2). Only rows whose labels are known count, so
+    with a label delay the trigger waits for them.
     """
 
     name = "performance"
 
     def __init__(self, arg: str | None) -> None:
         super().__init__(arg or "1.3")
+        factor, _, patience = self.arg.partition(",")
         try:
-            self.factor = float(self.arg)
+            self.factor, self.patience = float(factor), int(patience or 1)
         except ValueError:
-            raise ConfigError(f"performance:{self.arg}: give a factor, e.g. performance:1.3") from None
-        if self.factor <= 0:
-            raise ConfigError(f"performance:{self.arg}: the factor must be positive")
+            raise ConfigError(f"performance:{self.arg}: give a factor and a patience, e.g. performance:1.3,2") from None
+        if self.factor <= 0 or self.patience < 1:
+            raise ConfigError(f"performance:{self.arg}: the factor and the patience must be positive")
 
     def decide(self, view: BoundaryView, deployed: Deployment, drift: DriftLookup | None) -> Decision:
         """Compare the latest labelled window's MAE with the reference MAE."""
@@ -285,16 +301,24 @@ class PerformanceTrigger(Trigger):
 
         labelled = view.labelled()
         since = labelled.index >= deployed.deployed_at
-        if view.label_cutoff < deployed.deployed_at + view.window:
+        if view.label_cutoff < deployed.deployed_at + self.patience * view.window:
             return Decision(False, "waiting for a full window of labels since deployment")
         actual = labelled[view.target].to_numpy(dtype=float)
         error = np.abs(view.predictions.to_numpy()[: len(labelled)] - actual)
         first = since & (labelled.index < deployed.deployed_at + view.window)
-        recent = since & (labelled.index >= view.label_cutoff - view.window)
-        reference_mae, recent_mae = _nanmean(error[first]), _nanmean(error[recent])
-        if math.isnan(reference_mae) or math.isnan(recent_mae):
+        recent = [
+            _nanmean(error[since & (labelled.index >= view.label_cutoff - (k + 1) * view.window)
+                           & (labelled.index < view.label_cutoff - k * view.window)])
+            for k in range(self.patience)
+        ]  # fmt: skip
+        reference_mae, recent_mae = _nanmean(error[first]), recent[0]
+        if math.isnan(reference_mae) or any(math.isnan(m) for m in recent):
             return Decision(False, "no labelled predictions to measure")
-        if recent_mae > self.factor * reference_mae:
+        over = sum(m > self.factor * reference_mae for m in recent)
+        if self.patience > 1:
+            return Decision(over == self.patience, f"MAE above {self.factor:g} x reference MAE {reference_mae:.1f} "
+                                                   f"in {over} of the last {self.patience} windows")  # fmt: skip
+        if over:
             return Decision(True, f"recent MAE {recent_mae:.1f} > {self.factor:g} x reference MAE {reference_mae:.1f}")
         return Decision(False, f"recent MAE {recent_mae:.1f} <= {self.factor:g} x reference MAE {reference_mae:.1f}")
 

@@ -82,7 +82,7 @@ def backtest_command(
     retrain; the deployed model predicts the next window before its labels exist. Ranks the
     strategies by error + retrain cost, shows the Pareto front, writes backtest.json and
     charts to MODELMEDIC_HOME/reports/backtest/latest and logs everything to MLflow.
-    --search trains every (training window, retrain week) model once and searches about 270
+    --search trains every (training window, retrain week) model once and searches about 460
     strategies on them, with the best any schedule could have done (the hindsight limit).
 
     Example: `modelmedic backtest -s never -s periodic:4W -s drift:0.5+sliding:8W --label-delay 7D`
