@@ -753,23 +753,21 @@ def monitor_command(
         **tests,
     )
     if evidently_workspace is not None:
-        export_workspace(evidently_workspace, result, frame, dataset, settings, **tests)
+        export_workspace(evidently_workspace, result, settings)
     if as_json:
         print_json(result.to_dict())
         return
     print_monitor(result)
 
 
-def export_workspace(path: Path, result: Any, frame: Any, dataset: Any, settings: Settings, **options: Any) -> None:
+def export_workspace(path: Path, result: Any, settings: Settings) -> None:
     """Write a monitoring job's windows into the evidently workspace ``path``, with a progress bar."""
+    from modelmedic.monitor.workspace import export_monitor_to_workspace
     from modelmedic.progress import progress_tasks
-    from modelmedic.workspace import export_monitor_to_workspace
 
     with progress_tasks(sys.stderr.isatty(), err) as task:
         advance = task("evidently snapshots", len(result.windows))
-        export = export_monitor_to_workspace(
-            path, result, frame, dataset, settings=settings, advance=advance, **options
-        )
+        export = export_monitor_to_workspace(path, result, settings=settings, advance=advance)
     err.print(
         f"evidently workspace: {export.snapshots} snapshots in project '{export.project_name}' at {path}; "
         f"see them with: evidently ui --workspace {path}",

@@ -20,7 +20,7 @@ def run_demo(settings: Settings, data: Path | None, out: Console, err: Console) 
     retraining strategies, then print the recommendation and what to run next."""
     from modelmedic import monitor
     from modelmedic.data import load_dataset
-    from modelmedic.monitor_tracking import experiment_name
+    from modelmedic.monitor.runs import experiment_name
     from modelmedic.training import data_source_label, train_and_register
 
     began = time.perf_counter()

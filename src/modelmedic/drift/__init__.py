@@ -11,8 +11,9 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
 
 from modelmedic.drift.base import (
     ENGINES,
@@ -21,6 +22,7 @@ from modelmedic.drift.base import (
     DriftEngine,
     DriftOptions,
     DriftResult,
+    DriftTests,
     StatTest,
     insufficient_data,
     is_drifted,
@@ -41,6 +43,7 @@ __all__ = [
     "DriftEngine",
     "DriftOptions",
     "DriftResult",
+    "DriftTests",
     "StatTest",
     "compare",
     "get_engine",
@@ -94,16 +97,21 @@ def compare(
     numerical: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     *,
-    stattest: str | None = None,
-    threshold: float | None = None,
-    per_column_stattest: Mapping[str, str] | None = None,
-    per_column_threshold: Mapping[str, float] | None = None,
-    drift_share: float = 0.5,
     engine: str = "fast",
+    **tests: Any,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column.
 
     Columns not named are inferred from the reference's dtypes (when neither list is given).
+
+    Args:
+        reference: The reference data.
+        current: The data compared with it.
+        numerical: Numerical columns to test.
+        categorical: Categorical columns to test.
+        engine: ``fast``, ``evidently`` or ``spark``.
+        **tests: The :class:`DriftTests` options (``stattest``, ``threshold``,
+            ``per_column_stattest``, ``per_column_threshold``, ``drift_share``).
 
     Returns:
         A :class:`DriftResult` with one :class:`ColumnDrift` per column.
@@ -111,16 +119,11 @@ def compare(
     Raises:
         ConfigError: for unknown tests, engines or bad thresholds.
         DriftError: when the data lack a named column.
+        TypeError: for an option :class:`DriftTests` does not hold.
     """
     if numerical is None and categorical is None:
         numerical, categorical = infer_columns(reference)
     options = DriftOptions(
-        numerical=tuple(numerical or ()),
-        categorical=tuple(categorical or ()),
-        stattest=stattest,
-        threshold=threshold,
-        per_column_stattest=dict(per_column_stattest or {}),
-        per_column_threshold=dict(per_column_threshold or {}),
-        drift_share=drift_share,
+        numerical=tuple(numerical or ()), categorical=tuple(categorical or ()), **asdict(DriftTests(**tests))
     )
     return get_engine(engine, options).fit(reference).calculate(current)

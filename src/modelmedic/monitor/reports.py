@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelmedic.monitor_results import MonitorResult
+    from modelmedic.monitor.results import MonitorResult
 
 PICTURES = ("drift_flags", "drift_scores", "dataset_drift", "drift_share")
 LATEST = "latest.json"
