@@ -11,8 +11,8 @@ import pytest
 from modelmedic.backtest import BacktestConfig, parse_strategies, parse_strategy, rank, run_backtest
 from modelmedic.backtest.engine import BacktestResult, RetrainPoint, StrategyRun
 from modelmedic.backtest.ranking import pareto_front
-from modelmedic.backtest.strategies import TRIGGERS, Decision, Trigger
 from modelmedic.errors import ConfigError
+from modelmedic.retraining.triggers import TRIGGERS, Decision, Trigger
 from modelmedic.schema import DatasetSchema
 
 SCHEMA = DatasetSchema(name="synthetic", datetime="time", target="y", numerical=("x", "z"), categorical=("c",))

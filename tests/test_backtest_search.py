@@ -12,8 +12,8 @@ from modelmedic.backtest.bank import ModelBank
 from modelmedic.backtest.hindsight import best_schedules, hindsight_limit
 from modelmedic.backtest.schedules import evaluate
 from modelmedic.backtest.search import search, search_space
-from modelmedic.backtest.strategies import parse_strategy
 from modelmedic.errors import ConfigError
+from modelmedic.retraining.strategies import parse_strategy
 from test_backtest import SCHEMA, START, synthetic
 from test_bank import config, noisy
 
@@ -130,7 +130,7 @@ def test_cli_search_on_a_csv_with_a_budget(settings, tmp_path):
 
 
 def test_the_vectorised_cusum_is_the_recursion():
-    from modelmedic.backtest.error_triggers import CUSUM_SLACK, cusum_path
+    from modelmedic.retraining.error_triggers import CUSUM_SLACK, cusum_path
 
     z = np.random.default_rng(0).normal(0.3, 1.5, 500)
     expected, s = [], 0.0

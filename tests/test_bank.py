@@ -8,9 +8,10 @@ import pytest
 
 from modelmedic.backtest import parse_strategies, run_backtest
 from modelmedic.backtest.bank import REFERENCE, ModelBank
+from modelmedic.backtest.cache import ModelStore
 from modelmedic.backtest.schedules import Simulator, evaluate
-from modelmedic.backtest.store import DriftCache, ModelStore
 from modelmedic.errors import ConfigError
+from modelmedic.retraining.drift_cache import DriftCache
 from test_backtest import SCHEMA, START, synthetic
 from test_backtest import config as base_config
 
@@ -77,7 +78,7 @@ def test_a_schedule_scored_on_the_bank_equals_a_direct_replay():
     ]
     scored = evaluate(bank, events)
     # the direct replay trains each model on its rows and predicts its windows
-    from modelmedic.backtest.strategies import parse_strategy, training_rows
+    from modelmedic.retraining.strategies import parse_strategy, training_rows
 
     store = ModelStore(frame, SCHEMA, config(), bank.windows)
     actual, total, rows = frame["y"].to_numpy(dtype=float), 0.0, 0

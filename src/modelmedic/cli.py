@@ -1021,7 +1021,7 @@ def retrain_command(
     Example: `modelmedic retrain -s performance:1.2+sliding:8W --until 2011-06-30 --dry-run`
     """
     quiet_libraries()
-    from modelmedic.retrain import retrain
+    from modelmedic.retraining.decision import retrain
 
     settings = settings_from(ctx)
     frame, dataset = load_data(settings, data, schema)

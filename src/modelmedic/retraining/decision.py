@@ -27,7 +27,8 @@ from modelmedic.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelmedic.backtest.strategies import Deployment, Strategy
+    from modelmedic.retraining.strategies import Strategy
+    from modelmedic.retraining.triggers import Deployment
     from modelmedic.schema import DatasetSchema
 
 ROLE = "retrain-decision"
@@ -107,7 +108,7 @@ def champion_deployment(
     import pandas as pd
 
     from modelmedic import tracking
-    from modelmedic.backtest.strategies import Deployment
+    from modelmedic.retraining.triggers import Deployment
     from modelmedic.windows import day_end, select_period
 
     uri, version = tracking.champion(settings)
@@ -127,8 +128,8 @@ def champion_deployment(
 def _fit(
     strategy: Strategy, labelled: pd.DataFrame, cutoff: pd.Timestamp, schema: DatasetSchema, kind: str, seed: int
 ) -> tuple[Any, pd.DataFrame]:
-    from modelmedic.backtest.strategies import training_rows
     from modelmedic.model import build_model, fit
+    from modelmedic.retraining.strategies import training_rows
 
     rows, weights = training_rows(strategy, labelled, cutoff, schema)
     return fit(build_model(kind, schema, seed), rows, schema, sample_weight=weights), rows
@@ -161,11 +162,12 @@ def retrain(
     """
     import numpy as np
 
-    from modelmedic.backtest.policies import parse_duration, window_length
-    from modelmedic.backtest.store import DriftCache
-    from modelmedic.backtest.strategies import Strategy, boundary_view, parse_strategy
     from modelmedic.model import feature_frame, predict
     from modelmedic.performance import regression_metrics
+    from modelmedic.retraining.drift_cache import DriftCache
+    from modelmedic.retraining.policies import parse_duration, window_length
+    from modelmedic.retraining.strategies import Strategy, parse_strategy
+    from modelmedic.retraining.triggers import boundary_view
 
     settings = settings or get_settings()
     strategy = parse_strategy(strategy_spec)
