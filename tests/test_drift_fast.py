@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from modelmedic.drift import DriftOptions, DriftResult, get_engine, insufficient_data, is_drifted
-from modelmedic.drift.fast import PARALLEL_ROWS, FastEngine
+from modelmedic.drift.fast import FastEngine
 from modelmedic.drift.profile import ReferenceProfile, load_profile_for_model
-from modelmedic.drift.stats import sturges_edges
+from modelmedic.drift.stats import PARALLEL_ROWS, sturges_edges
 from modelmedic.errors import ConfigError, DataError, DriftError, ModelNotFoundError
 from modelmedic.windows import select_period, windows_after
 

@@ -8,18 +8,16 @@ edge cases (``evidently.legacy.calculations.stattests``), proven equal by
 searches into the reference: K-S, z, chi-square and the binned tests take
 ``O(m log n)`` for a window of ``m`` rows; Wasserstein merges the two sorted summaries
 (``O(n + m)``, no sort of the reference) to sum the same terms as scipy. Large data
-(from ``PARALLEL_ROWS`` rows) are summarised and tested column by column on all cores.
+(from :data:`~modelmedic.drift.stats.PARALLEL_ROWS` rows) are summarised and tested column by column on all cores.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -31,6 +29,7 @@ from modelmedic.drift.base import (
     insufficient_data,
     register_engine,
 )
+from modelmedic.drift.profile import ReferenceProfile
 from modelmedic.drift.stats import (
     CategoryStats,
     ColumnStats,
@@ -40,6 +39,7 @@ from modelmedic.drift.stats import (
     binned_shares,
     frame_stats,
     parquet_stats,
+    per_column,
     shared_keys,
     sturges_edges,
     union_size,
@@ -50,12 +50,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelmedic.drift.base import ColumnType
-    from modelmedic.drift.profile import ReferenceProfile
 
-T = TypeVar("T")
 SMALL_REFERENCE = 1000  # evidently: references up to this size get p-value tests
 WASSERSTEIN_MIN_NORM = 0.001
-PARALLEL_ROWS = 200_000  # from this size on, columns are summarised and tested in threads
 DEFAULT_TEST_MAX_UNIQUE = 5  # the default choice only tells apart 1-2, 3-5 and more distinct values
 
 
@@ -305,15 +302,6 @@ def column_drift(
     return ColumnDrift.from_score(column, column_type, test, threshold, score)
 
 
-def _per_column(columns: list[str], work: Callable[[str], T], rows: int) -> dict[str, T]:
-    """``{column: work(column)}``, on all cores for large data (numpy releases the GIL)."""
-    workers = min(len(columns), os.cpu_count() or 1)
-    if rows < PARALLEL_ROWS or workers < 2:
-        return {c: work(c) for c in columns}
-    with ThreadPoolExecutor(workers) as pool:
-        return dict(zip(columns, pool.map(work, columns), strict=True))
-
-
 @register_engine
 class FastEngine(DriftEngine):
     """Vectorised numpy/scipy drift tests with evidently's numbers.
@@ -356,12 +344,7 @@ class FastEngine(DriftEngine):
         Raises:
             DriftError: when the reference holds no rows.
         """
-        from modelmedic.drift.profile import ReferenceProfile
-
-        if stats.rows == 0:
-            raise DriftError("the reference holds no rows; choose a reference period with data")
-        columns = _per_column(self.options.columns, stats.__getitem__, stats.rows)
-        self.profile = ReferenceProfile(self.options.numerical, self.options.categorical, columns, stats.rows)
+        self.profile = ReferenceProfile.from_stats(self.options.numerical, self.options.categorical, stats)
         return self
 
     @classmethod
@@ -408,5 +391,5 @@ class FastEngine(DriftEngine):
         def test(column: str) -> ColumnDrift:
             return column_drift(column, reference[column], stats[column], self.options)
 
-        columns = _per_column(self.options.columns, test, stats.rows)
+        columns = per_column(self.options.columns, test, stats.rows)
         return DriftResult(columns, self.options.drift_share, self.profile.rows, stats.rows, self.name)
