@@ -3,7 +3,7 @@
 Every test reads two :mod:`~modelmedic.drift.stats` summaries (reference, current) and
 returns evidently's score: the same default test choice, definitions, thresholds and
 edge cases (``evidently.legacy.calculations.stattests``), proven equal by
-``tests/test_drift_fast.py``. The reference is summarised once in :meth:`FastEngine.fit`
+``tests/drift/test_drift_fast.py``. The reference is summarised once in :meth:`FastEngine.fit`
 (sorted distinct values and counts), so a window costs one sort of the window plus
 searches into the reference: K-S, z, chi-square and the binned tests take
 ``O(m log n)`` for a window of ``m`` rows; Wasserstein merges the two sorted summaries
@@ -76,7 +76,7 @@ def ks_p_value(ref: NumericStats, cur: NumericStats) -> float:
 
 
 def _ks_p_value(n1: int, n2: int, d: float, ref: NumericStats, cur: NumericStats) -> float:
-    from scipy import stats
+    from scipy import stats  # lazy: scipy.stats only when a K-S test is chosen
 
     try:
         from scipy.stats._stats_py import _attempt_exact_2kssamp  # noqa: F401
@@ -92,7 +92,7 @@ def ks_p_value_of_statistic(n1: int, n2: int, d: float) -> float:
     Raises:
         ImportError: when scipy lacks its private ``_attempt_exact_2kssamp``.
     """
-    from scipy import stats
+    from scipy import stats  # lazy: scipy.stats only when a K-S test is chosen
     from scipy.stats._stats_py import _attempt_exact_2kssamp
 
     prob = -np.inf
@@ -170,13 +170,13 @@ def z_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
         except TypeError as exc:
             raise DriftError(f"the z-test orders the categories, which cannot be compared: {exc}") from None
         ref_key, cur_key = ref.as_dict().get(key, 0), cur.as_dict().get(key, 0)
-    from scipy.stats import norm
+    from scipy.special import ndtr  # lazy: scipy.special only, the normal CDF of scipy.stats.norm
 
     n1, n2 = ref.n, cur.n
     p1, p2 = float(n1 - ref_key) / n1, float(n2 - cur_key) / n2
     pooled = float(p1 * n1 + p2 * n2) / (n1 + n2)
     z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
-    return float(2 * (1 - norm.cdf(np.abs(z))))
+    return float(2 * (1 - ndtr(np.abs(z))))
 
 
 def _first(stats: ColumnStats) -> Any:
@@ -185,7 +185,7 @@ def _first(stats: ColumnStats) -> Any:
 
 def chisquare_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
     """Pearson chi-square p-value of current counts against reference shares."""
-    from scipy.stats import chisquare
+    from scipy.stats import chisquare  # lazy: scipy.stats only when a chi-square test is chosen
 
     ref_counts, cur_counts = aligned_counts(ref, cur)
     expected = ref_counts * (cur.n / ref.n)
@@ -195,10 +195,14 @@ def chisquare_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
 
 
 def jensenshannon_distance(ref: ColumnStats, cur: ColumnStats) -> float:
-    """Jensen-Shannon distance (natural log) of the binned shares (no epsilon)."""
-    from scipy.spatial import distance
+    """Jensen-Shannon distance (natural log) of the binned shares (no epsilon), computed as
+    ``scipy.spatial.distance.jensenshannon`` does (scipy.spatial would cost an import)."""
+    from scipy.special import rel_entr  # lazy: scipy.special only, for the chosen tests
 
-    return float(distance.jensenshannon(*binned_shares(ref, cur, fill_zeros=False)))
+    p, q = binned_shares(ref, cur, fill_zeros=False)
+    p, q = p / np.sum(p), q / np.sum(q)
+    m = (p + q) / 2.0
+    return float(np.sqrt((np.sum(rel_entr(p, m)) + np.sum(rel_entr(q, m))) / 2.0))
 
 
 def psi_value(ref: ColumnStats, cur: ColumnStats) -> float:
@@ -208,10 +212,12 @@ def psi_value(ref: ColumnStats, cur: ColumnStats) -> float:
 
 
 def kl_divergence(ref: ColumnStats, cur: ColumnStats) -> float:
-    """Kullback-Leibler divergence (reference || current) of the binned shares."""
-    from scipy.stats import entropy
+    """Kullback-Leibler divergence (reference || current) of the binned shares, computed as
+    ``scipy.stats.entropy`` does (scipy.stats would cost an import)."""
+    from scipy.special import rel_entr  # lazy: scipy.special only, for the chosen tests
 
-    return float(entropy(*binned_shares(ref, cur)))
+    p, q = binned_shares(ref, cur)
+    return float(np.sum(rel_entr(p / np.sum(p), q / np.sum(q))))
 
 
 def hellinger_distance(ref: ColumnStats, cur: ColumnStats) -> float:

@@ -50,8 +50,6 @@ def per_column(columns: list[str], work: Callable[[str], T], rows: int) -> dict[
         return dict(zip(columns, pool.map(work, columns), strict=True))
 
 
-
-
 def search_sorted(values: np.ndarray, keys: np.ndarray, side: Literal["left", "right"] = "left") -> np.ndarray:
     """``np.searchsorted(values, keys, side)`` for sorted ``keys``, faster on large inputs.
 
@@ -193,6 +191,12 @@ def numeric_stats(series: pd.Series) -> NumericStats:
     integer = pd.api.types.is_integer_dtype(series) and not series.hasnans
     extension = isinstance(series.dtype, pd.api.extensions.ExtensionDtype)
     values = series.to_numpy(dtype=np.float64, na_value=np.nan) if extension else series.to_numpy(dtype=np.float64)
+    return float_stats(values, integer)
+
+
+def float_stats(values: np.ndarray, integer: bool) -> NumericStats:
+    """Summarise the float64 ``values`` of a numerical column (NaN and ±inf left out);
+    ``integer``: whether the column holds integers without missing values."""
     finite = np.isfinite(values)
     values = np.sort(values if finite.all() else values[finite])  # a copy: the data are not touched
     new = np.empty(values.size, dtype=bool)
@@ -303,10 +307,49 @@ def parquet_stats(path: str | Path, numerical: Sequence[str], categorical: Seque
         raise DriftError(f"{path.name} lacks the columns {', '.join(missing)}; check the column names")
 
     def summarise(column: str) -> ColumnStats:  # a reader per column: columns may be read in threads
-        series = pq.read_table(path, columns=[column]).column(0).to_pandas().rename(column)
-        return column_stats(series, types[column])
+        data = pq.ParquetFile(path).read(columns=[column]).column(0)  # not read_table: it loads pandas
+        dtype = _arrow_dtype(data.type) if types[column] == "numerical" else None
+        if dtype is not None:  # numbers: numpy alone, no pandas
+            return float_stats(_arrow_floats(data, dtype), dtype.kind in "iu" and data.null_count == 0)
+        return column_stats(data.to_pandas().rename(column), types[column])
 
     return StatsSource(list(types), summarise, parquet.metadata.num_rows)
+
+
+def _arrow_dtype(kind: Any) -> np.dtype | None:
+    """The numpy dtype of an Arrow integer or float type (``None`` for any other type)."""
+    import pyarrow as pa  # lazy: Parquet files only, already loaded by pyarrow.parquet
+
+    if pa.types.is_floating(kind):
+        code = "f"
+    elif pa.types.is_signed_integer(kind):
+        code = "i"
+    elif pa.types.is_unsigned_integer(kind):
+        code = "u"
+    else:
+        return None
+    return np.dtype(f"{code}{kind.bit_width // 8}")
+
+
+def _arrow_floats(column: Any, dtype: np.dtype) -> np.ndarray:
+    """The values of an Arrow column of numbers (``dtype``) as float64, NaN where missing.
+
+    Read from the Arrow buffers: ``to_numpy`` would import pandas, ``cast`` pyarrow.compute.
+    """
+    parts = []
+    for chunk in column.chunks:
+        if not len(chunk):
+            continue
+        validity, data = chunk.buffers()[:2]
+        values = np.frombuffer(data, dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize)
+        values = values.astype(np.float64, copy=dtype != np.float64)
+        if chunk.null_count:
+            valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+            values = np.where(valid[chunk.offset : chunk.offset + len(chunk)].astype(bool), values, np.nan)
+        parts.append(values)
+    if len(parts) == 1:
+        return parts[0]
+    return np.concatenate(parts) if parts else np.empty(0)
 
 
 # -- two summaries side by side: shared values, common bins ----------------------------
