@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest_data import SCHEMA, START, synthetic
 from modelmedic.backtest.bank import ModelBank
 from modelmedic.backtest.hindsight import best_schedules, hindsight_limit
 from modelmedic.backtest.schedules import evaluate
 from modelmedic.backtest.search import search, search_space
 from modelmedic.errors import ConfigError
 from modelmedic.retraining.strategies import parse_strategy
-from test_backtest import SCHEMA, START, synthetic
 from test_bank import config, noisy
 
 

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest_data import SCHEMA, START, synthetic
+from backtest_data import config as base_config
 from modelmedic.backtest import parse_strategies, run_backtest
 from modelmedic.backtest.bank import REFERENCE, ModelBank
 from modelmedic.backtest.cache import ModelStore
 from modelmedic.backtest.schedules import Simulator, evaluate
 from modelmedic.errors import ConfigError
 from modelmedic.retraining.drift_cache import DriftCache
-from test_backtest import SCHEMA, START, synthetic
-from test_backtest import config as base_config
 
 WINDOWS = ("expanding", "sliding:1W", "sliding:2W", "recency:1W")
 # every family with every kind of training window, triggers that fire at different times
