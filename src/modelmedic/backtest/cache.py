@@ -31,6 +31,7 @@ def limit_threads() -> Any:
     Gradient boosting's OpenMP threads slow down badly when processes share two cores.
     The estimators are imported first, as the limit only reaches loaded libraries.
     """
+    # lazy: scikit-learn, loaded only when models are fitted
     import sklearn.ensemble  # noqa: F401  (loads OpenMP)
     from threadpoolctl import threadpool_limits
 

@@ -91,6 +91,7 @@ def is_drifted(test: str | StatTest, score: float, threshold: float) -> bool:
 
 def is_numerical(series: pd.Series) -> bool:
     """Whether ``series`` holds numbers a numerical test can read (booleans are not)."""
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
@@ -203,6 +204,7 @@ class DriftResult:
 
     def to_df(self) -> pd.DataFrame:
         """One row per column: column, column_type, stattest, threshold, score, drifted, error."""
+        # lazy: pandas takes half a second to import; loaded where frames are handled
         import pandas as pd
 
         rows = [asdict(c) for c in self.columns.values()]

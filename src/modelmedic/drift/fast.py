@@ -76,9 +76,11 @@ def ks_p_value(ref: NumericStats, cur: NumericStats) -> float:
 
 
 def _ks_p_value(n1: int, n2: int, d: float, ref: NumericStats, cur: NumericStats) -> float:
-    from scipy import stats  # lazy: scipy.stats only when a K-S test is chosen
+    # lazy: scipy.stats only when a K-S test is chosen
+    from scipy import stats
 
     try:
+        # lazy: scipy only when a test that needs it runs
         from scipy.stats._stats_py import _attempt_exact_2kssamp  # noqa: F401
     except ImportError:  # scipy moved its helper: run the public function on the samples
         return float(stats.ks_2samp(np.repeat(ref.values, ref.counts), np.repeat(cur.values, cur.counts))[1])
@@ -92,7 +94,8 @@ def ks_p_value_of_statistic(n1: int, n2: int, d: float) -> float:
     Raises:
         ImportError: when scipy lacks its private ``_attempt_exact_2kssamp``.
     """
-    from scipy import stats  # lazy: scipy.stats only when a K-S test is chosen
+    # lazy: scipy.stats only when a K-S test is chosen
+    from scipy import stats
     from scipy.stats._stats_py import _attempt_exact_2kssamp
 
     prob = -np.inf
@@ -170,7 +173,8 @@ def z_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
         except TypeError as exc:
             raise DriftError(f"the z-test orders the categories, which cannot be compared: {exc}") from None
         ref_key, cur_key = ref.as_dict().get(key, 0), cur.as_dict().get(key, 0)
-    from scipy.special import ndtr  # lazy: scipy.special only, the normal CDF of scipy.stats.norm
+    # lazy: scipy.special only, the normal CDF of scipy.stats.norm
+    from scipy.special import ndtr
 
     n1, n2 = ref.n, cur.n
     p1, p2 = float(n1 - ref_key) / n1, float(n2 - cur_key) / n2
@@ -185,7 +189,8 @@ def _first(stats: ColumnStats) -> Any:
 
 def chisquare_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
     """Pearson chi-square p-value of current counts against reference shares."""
-    from scipy.stats import chisquare  # lazy: scipy.stats only when a chi-square test is chosen
+    # lazy: scipy.stats only when a chi-square test is chosen
+    from scipy.stats import chisquare
 
     ref_counts, cur_counts = aligned_counts(ref, cur)
     expected = ref_counts * (cur.n / ref.n)
@@ -197,7 +202,8 @@ def chisquare_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
 def jensenshannon_distance(ref: ColumnStats, cur: ColumnStats) -> float:
     """Jensen-Shannon distance (natural log) of the binned shares (no epsilon), computed as
     ``scipy.spatial.distance.jensenshannon`` does (scipy.spatial would cost an import)."""
-    from scipy.special import rel_entr  # lazy: scipy.special only, for the chosen tests
+    # lazy: scipy.special only, for the chosen tests
+    from scipy.special import rel_entr
 
     p, q = binned_shares(ref, cur, fill_zeros=False)
     p, q = p / np.sum(p), q / np.sum(q)
@@ -214,7 +220,8 @@ def psi_value(ref: ColumnStats, cur: ColumnStats) -> float:
 def kl_divergence(ref: ColumnStats, cur: ColumnStats) -> float:
     """Kullback-Leibler divergence (reference || current) of the binned shares, computed as
     ``scipy.stats.entropy`` does (scipy.stats would cost an import)."""
-    from scipy.special import rel_entr  # lazy: scipy.special only, for the chosen tests
+    # lazy: scipy.special only, for the chosen tests
+    from scipy.special import rel_entr
 
     p, q = binned_shares(ref, cur)
     return float(np.sum(rel_entr(p / np.sum(p), q / np.sum(q))))

@@ -182,6 +182,7 @@ def numeric_stats(series: pd.Series) -> NumericStats:
     Raises:
         DriftError: when the column does not hold numbers.
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     if not is_numerical(series):
@@ -211,6 +212,7 @@ def float_stats(values: np.ndarray, integer: bool) -> NumericStats:
 
 def category_stats(series: pd.Series) -> CategoryStats:
     """Summarise a categorical column (missing values and ±inf left out)."""
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     keep = series.notna().to_numpy()
@@ -318,7 +320,8 @@ def parquet_stats(path: str | Path, numerical: Sequence[str], categorical: Seque
 
 def _arrow_dtype(kind: Any) -> np.dtype | None:
     """The numpy dtype of an Arrow integer or float type (``None`` for any other type)."""
-    import pyarrow as pa  # lazy: Parquet files only, already loaded by pyarrow.parquet
+    # lazy: Parquet files only, already loaded by pyarrow.parquet
+    import pyarrow as pa
 
     if pa.types.is_floating(kind):
         code = "f"

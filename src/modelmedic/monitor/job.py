@@ -98,6 +98,7 @@ def baseline(data: pd.DataFrame, schema: DatasetSchema, start: str, end: str, we
     Raises:
         DataError: when the reference period holds no rows.
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     from modelmedic.performance import regression_metrics, segment_errors

@@ -326,6 +326,7 @@ class MonitorResult:
 
     def to_df(self) -> pd.DataFrame:
         """The tidy table: one row per window x metric or column (columns in ``TABLE_COLUMNS``)."""
+        # lazy: pandas takes half a second to import; loaded where frames are handled
         import pandas as pd
 
         table = pd.DataFrame([r for w in self.windows for r in w.table_rows()], columns=TABLE_COLUMNS)

@@ -34,6 +34,7 @@ def with_live_traffic(
     Raises:
         DataError: when the log holds no prediction.
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     if log.empty:

@@ -59,6 +59,7 @@ def project_name(settings: Settings, model_uri: str) -> str:
 
 
 def _metric(name: str, legend: str, **labels: str) -> Any:
+    # lazy: evidently takes seconds to import; loaded only for its reports and snapshots
     from evidently.sdk.models import PanelMetric
 
     return PanelMetric(legend=legend, metric=f"evidently:metric_v2:{name}", metric_labels=labels)
@@ -66,6 +67,7 @@ def _metric(name: str, legend: str, **labels: str) -> Any:
 
 def dashboard_panels(features: list[str], target: str | None, prediction: str) -> list[Any]:
     """The project dashboard's panels (titles in :data:`PANEL_TITLES`, in that order)."""
+    # lazy: evidently takes seconds to import; loaded only for its reports and snapshots
     from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel
 
     outputs = [c for c in (target, prediction) if c]
@@ -98,6 +100,7 @@ def window_report(
 
     Only the features the job could test in this window are included.
     """
+    # lazy: evidently takes seconds to import; loaded only for its reports and snapshots
     from evidently import Report
     from evidently.metrics import MAE, RMSE, RowCount, ValueDrift
     from evidently.presets import DataDriftPreset

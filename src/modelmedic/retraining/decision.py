@@ -105,6 +105,7 @@ def champion_deployment(
         UntrustedModelError: when it is saved in a format whose loader can run code.
         DataError: when its training period is not in the data.
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     from modelmedic import tracking

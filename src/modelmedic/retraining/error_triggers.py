@@ -168,6 +168,7 @@ class EstimatedTrigger(Trigger):
 
     def estimator(self, view: BoundaryView, deployed: Deployment) -> Any:
         """The deployed model's loss estimator (``None`` when too few labels), fitted once."""
+        # lazy: scikit-learn, loaded only when models are fitted
         from sklearn.base import clone
 
         from modelmedic.estimation import LossEstimator

@@ -73,6 +73,7 @@ def boundary_view(
         window: The length of a window.
         predictions: The deployed models' predictions aligned with ``frame`` (or ``None``).
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import numpy as np
     import pandas as pd
 
