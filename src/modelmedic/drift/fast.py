@@ -29,6 +29,7 @@ from modelmedic.drift.base import (
     insufficient_data,
     register_engine,
 )
+from modelmedic.drift.parquet import parquet_stats
 from modelmedic.drift.profile import ReferenceProfile
 from modelmedic.drift.stats import (
     CategoryStats,
@@ -37,12 +38,13 @@ from modelmedic.drift.stats import (
     StatsSource,
     aligned_counts,
     binned_shares,
+    cumulative_counts,
     frame_stats,
-    parquet_stats,
     per_column,
     shared_keys,
     sturges_edges,
     union_size,
+    weighted_sum,
 )
 from modelmedic.errors import ConfigError, DriftError
 
@@ -80,7 +82,6 @@ def _ks_p_value(n1: int, n2: int, d: float, ref: NumericStats, cur: NumericStats
     from scipy import stats
 
     try:
-        # lazy: scipy only when a test that needs it runs
         from scipy.stats._stats_py import _attempt_exact_2kssamp  # noqa: F401
     except ImportError:  # scipy moved its helper: run the public function on the samples
         return float(stats.ks_2samp(np.repeat(ref.values, ref.counts), np.repeat(cur.values, cur.counts))[1])
@@ -128,36 +129,21 @@ def wasserstein_normed(ref: NumericStats, cur: NumericStats) -> float:
     is_ref = order < ref.nunique
     del order
     if ref.n * (ref.n + cur.n) >= EXACT_COUNTS_LIMIT:  # beyond int64: the CDFs as floats
-        gap = _cumulative_counts(is_ref, ref)[:-1] / ref.n
-        gap -= _cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1] / cur.n
-        return _weighted_sum(np.abs(gap, out=gap), widths) / max(ref.std, WASSERSTEIN_MIN_NORM)
-    gap = _cumulative_counts(is_ref, ref)[:-1]
+        gap = cumulative_counts(is_ref, ref)[:-1] / ref.n
+        gap -= cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1] / cur.n
+        return weighted_sum(np.abs(gap, out=gap), widths) / max(ref.std, WASSERSTEIN_MIN_NORM)
+    gap = cumulative_counts(is_ref, ref)[:-1]
     if cur.distinct:  # the current values counted so far: the merged ones that are not reference
         seen = np.arange(1, len(is_ref), dtype=np.int64)
         seen -= gap if ref.distinct else np.cumsum(is_ref[:-1], dtype=np.int64)
     else:
-        seen = _cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1]
+        seen = cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1]
     gap *= cur.n
     seen *= ref.n
     gap -= seen
     del seen
-    distance = _weighted_sum(np.abs(gap, out=gap).astype(np.float64), widths) / (ref.n * cur.n)
+    distance = weighted_sum(np.abs(gap, out=gap).astype(np.float64), widths) / (ref.n * cur.n)
     return distance / max(ref.std, WASSERSTEIN_MIN_NORM)
-
-
-def _weighted_sum(values: np.ndarray, weights: np.ndarray) -> float:
-    """``sum(values * weights)``, overwriting ``values`` (float64). Not ``np.dot``: BLAS's
-    threads would compete with the engine's own column threads (and scipy sums so too)."""
-    return float(np.multiply(values, weights, out=values).sum())
-
-
-def _cumulative_counts(mine: np.ndarray, stats: NumericStats) -> np.ndarray:
-    """Along the merged values, how many of ``stats``' values lie at or before each one."""
-    if stats.distinct:
-        return np.cumsum(mine, dtype=np.int64)
-    counts = np.zeros(len(mine), dtype=np.int64)
-    counts[mine] = stats.counts
-    return np.cumsum(counts, out=counts)
 
 
 def z_p_value(ref: ColumnStats, cur: ColumnStats) -> float:

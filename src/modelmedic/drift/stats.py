@@ -3,7 +3,7 @@
 A reference and every current window are reduced to the same small summaries, one per
 column, and the tests compare two summaries. Any data source can produce them: a pandas
 frame (:func:`frame_stats`), a Parquet file read one column at a time
-(:func:`parquet_stats`), or later a distributed engine (a ``GROUP BY value COUNT(*)``).
+(:func:`~modelmedic.drift.parquet.parquet_stats`), or later a distributed engine (a ``GROUP BY value COUNT(*)``).
 
 - :class:`NumericStats`: the sorted distinct finite values and how often each occurs
   (a weighted sorted sample; enough for K-S, Wasserstein, histograms on any edges).
@@ -20,13 +20,12 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
 from modelmedic.drift.base import is_numerical, require_columns
-from modelmedic.errors import DataError, DriftError
+from modelmedic.errors import DriftError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -268,7 +267,8 @@ class StatsSource(Mapping[str, "ColumnStats | DriftError"]):
         return len(self._columns)
 
 
-def _column_types(numerical: Sequence[str], categorical: Sequence[str]) -> dict[str, ColumnType]:
+def column_types(numerical: Sequence[str], categorical: Sequence[str]) -> dict[str, ColumnType]:
+    """``{column: "numerical" | "categorical"}`` of the named columns."""
     return {c: "numerical" for c in numerical} | {c: "categorical" for c in categorical}
 
 
@@ -280,79 +280,24 @@ def frame_stats(
     Raises:
         DriftError: when ``frame`` lacks one of the columns.
     """
-    types = _column_types(numerical, categorical)
+    types = column_types(numerical, categorical)
     require_columns(frame, list(types), side)
     return StatsSource(list(types), lambda c: column_stats(frame[c], types[c]), len(frame))
 
 
-def parquet_stats(path: str | Path, numerical: Sequence[str], categorical: Sequence[str]) -> StatsSource:
-    """Summaries of the named columns of a Parquet file, read one column at a time.
-
-    Peak memory is about the columns being summarised (one per thread) plus the
-    summaries, whatever the width of the file.
-
-    Raises:
-        DataError: when the file is missing or not Parquet.
-        DriftError: when it lacks one of the columns.
-    """
-    from modelmedic.extras import require
-
-    pq = require("pyarrow.parquet", purpose="pyarrow (parquet files)")
-    path = Path(path)
-    try:
-        parquet = pq.ParquetFile(path)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path.name} as Parquet: {exc}") from None
-    types = _column_types(numerical, categorical)
-    missing = [c for c in types if c not in set(parquet.schema_arrow.names)]
-    if missing:
-        raise DriftError(f"{path.name} lacks the columns {', '.join(missing)}; check the column names")
-
-    def summarise(column: str) -> ColumnStats:  # a reader per column: columns may be read in threads
-        data = pq.ParquetFile(path).read(columns=[column]).column(0)  # not read_table: it loads pandas
-        dtype = _arrow_dtype(data.type) if types[column] == "numerical" else None
-        if dtype is not None:  # numbers: numpy alone, no pandas
-            return float_stats(_arrow_floats(data, dtype), dtype.kind in "iu" and data.null_count == 0)
-        return column_stats(data.to_pandas().rename(column), types[column])
-
-    return StatsSource(list(types), summarise, parquet.metadata.num_rows)
+def weighted_sum(values: np.ndarray, weights: np.ndarray) -> float:
+    """``sum(values * weights)``, overwriting ``values`` (float64). Not ``np.dot``: BLAS's
+    threads would compete with the engine's own column threads (and scipy sums so too)."""
+    return float(np.multiply(values, weights, out=values).sum())
 
 
-def _arrow_dtype(kind: Any) -> np.dtype | None:
-    """The numpy dtype of an Arrow integer or float type (``None`` for any other type)."""
-    # lazy: Parquet files only, already loaded by pyarrow.parquet
-    import pyarrow as pa
-
-    if pa.types.is_floating(kind):
-        code = "f"
-    elif pa.types.is_signed_integer(kind):
-        code = "i"
-    elif pa.types.is_unsigned_integer(kind):
-        code = "u"
-    else:
-        return None
-    return np.dtype(f"{code}{kind.bit_width // 8}")
-
-
-def _arrow_floats(column: Any, dtype: np.dtype) -> np.ndarray:
-    """The values of an Arrow column of numbers (``dtype``) as float64, NaN where missing.
-
-    Read from the Arrow buffers: ``to_numpy`` would import pandas, ``cast`` pyarrow.compute.
-    """
-    parts = []
-    for chunk in column.chunks:
-        if not len(chunk):
-            continue
-        validity, data = chunk.buffers()[:2]
-        values = np.frombuffer(data, dtype=dtype, count=len(chunk), offset=chunk.offset * dtype.itemsize)
-        values = values.astype(np.float64, copy=dtype != np.float64)
-        if chunk.null_count:
-            valid = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
-            values = np.where(valid[chunk.offset : chunk.offset + len(chunk)].astype(bool), values, np.nan)
-        parts.append(values)
-    if len(parts) == 1:
-        return parts[0]
-    return np.concatenate(parts) if parts else np.empty(0)
+def cumulative_counts(mine: np.ndarray, stats: NumericStats) -> np.ndarray:
+    """Along the merged values, how many of ``stats``' values lie at or before each one."""
+    if stats.distinct:
+        return np.cumsum(mine, dtype=np.int64)
+    counts = np.zeros(len(mine), dtype=np.int64)
+    counts[mine] = stats.counts
+    return np.cumsum(counts, out=counts)
 
 
 # -- two summaries side by side: shared values, common bins ----------------------------
