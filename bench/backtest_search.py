@@ -120,9 +120,9 @@ def main() -> None:
     from modelmedic.backtest.bank import ModelBank
     from modelmedic.backtest.schedules import Simulator
     from modelmedic.backtest.search import BUDGETS, FAMILIES, search
-    from modelmedic.backtest.store import DriftCache
     from modelmedic.config import Settings
     from modelmedic.data import load_bike
+    from modelmedic.retraining.drift_cache import DriftCache
     from modelmedic.schema import builtin_schema
 
     data_dir = os.environ.get("MODELMEDIC_DATA_DIR")  # else the cache, else the verified download

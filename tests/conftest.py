@@ -145,7 +145,7 @@ def dashboard_home(tmp_path_factory: pytest.TempPathFactory, bike_dir: Path, bik
     at their end and a backtest of three strategies over those weeks."""
     from modelmedic import monitor
     from modelmedic.backtest import backtest_and_report, config_from_settings
-    from modelmedic.retrain import retrain
+    from modelmedic.retraining.decision import retrain
     from modelmedic.windows import windows_after
 
     home = tmp_path_factory.mktemp("dashboard") / "home"

@@ -17,12 +17,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
+from drift_cases import assert_same_results, drift_cases
 from modelmedic.drift import DriftOptions, get_engine
 from modelmedic.drift.spark.engine import SparkEngine
 from modelmedic.drift.spark.queries import window_index
 from modelmedic.errors import ConfigError, DataError
 from modelmedic.windows import select_period, windows_after
-from test_drift_fast import assert_same_results, drift_cases
 
 pytestmark = pytest.mark.spark
 runner = CliRunner()

@@ -2,7 +2,7 @@
 
 The history after the reference period is replayed window by window, leak-free
 (:mod:`~modelmedic.backtest.engine`), for each strategy of a registry
-(:mod:`~modelmedic.backtest.strategies`: ``never``, ``periodic:4W``, ``drift:0.5``,
+(:mod:`~modelmedic.retraining.strategies`: ``never``, ``periodic:4W``, ``drift:0.5``,
 ``performance:1.3``, each with an ``expanding``, ``sliding:8W`` or ``recency:4W``
 training set, and ``incremental`` online learners). The strategies are ranked by error
 plus retraining cost (:mod:`~modelmedic.backtest.ranking`) and the results are written
@@ -27,17 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.backtest import error_triggers  # noqa: F401  (registers the cusum and estimated triggers)
-from modelmedic.backtest.engine import (
-    BacktestConfig,
-    BacktestResult,
-    Progress,
-    StrategyRun,
-    backtest_windows,
-    run_backtest,
-)
+from modelmedic.backtest.config import BacktestConfig
+from modelmedic.backtest.engine import BacktestResult, Progress, StrategyRun, backtest_windows, run_backtest
 from modelmedic.backtest.ranking import Ranking, rank
-from modelmedic.backtest.strategies import DEFAULT_GRID, parse_strategies, parse_strategy
+from modelmedic.retraining.strategies import DEFAULT_GRID, parse_strategies, parse_strategy
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -23,10 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.backtest.error_triggers import DLE_HOLDOUT
-from modelmedic.backtest.policies import TrainingPolicy, parse_duration, window_length
-from modelmedic.backtest.store import limit_threads
+from modelmedic.backtest.cache import limit_threads
 from modelmedic.errors import DataError
+from modelmedic.retraining.error_triggers import DLE_HOLDOUT
+from modelmedic.retraining.policies import TrainingPolicy, parse_duration, window_length
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from modelmedic.backtest.engine import BacktestConfig
+    from modelmedic.backtest.config import BacktestConfig
     from modelmedic.schema import DatasetSchema
 
 REFERENCE = "reference"
@@ -58,7 +58,7 @@ def parse_policy(spec: str) -> TrainingPolicy:
     Raises:
         ConfigError: for an unknown policy or a bad duration.
     """
-    from modelmedic.backtest.strategies import parse_strategy
+    from modelmedic.retraining.strategies import parse_strategy
 
     return parse_strategy(f"periodic:1+{spec}").policy  # type: ignore[union-attr]
 

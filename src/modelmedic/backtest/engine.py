@@ -1,6 +1,6 @@
 """The walk-forward engine: replay the history window by window for each strategy.
 
-At each window boundary a strategy sees only a :class:`~modelmedic.backtest.strategies.BoundaryView`
+At each window boundary a strategy sees only a :class:`~modelmedic.retraining.strategies.BoundaryView`
 (copies of the earlier rows, targets blanked until their label delay has passed), decides
 whether to retrain, and the deployed model then predicts the whole window before any of
 its labels are known. Every strategy starts with the same reference model, trained on
@@ -19,20 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.backtest.policies import parse_duration, window_length
-from modelmedic.backtest.store import BACKTEST_PARAMS, DriftCache, ModelStore, limit_threads
-from modelmedic.backtest.strategies import (
-    AnyStrategy,
-    Deployment,
-    DriftLookup,
-    IncrementalStrategy,
-    Never,
-    Periodic,
-    boundary_view,
-    parse_strategy,
-    training_set,
-)
+from modelmedic.backtest.cache import ModelStore, limit_threads
+from modelmedic.backtest.config import BacktestConfig
 from modelmedic.errors import ConfigError, DataError
+from modelmedic.retraining.drift_cache import DriftCache
+from modelmedic.retraining.policies import parse_duration, window_length
+from modelmedic.retraining.strategies import AnyStrategy, IncrementalStrategy, parse_strategy, training_set
+from modelmedic.retraining.triggers import Deployment, DriftLookup, Never, Periodic, boundary_view
 
 if TYPE_CHECKING:
     import numpy as np
@@ -42,38 +35,6 @@ if TYPE_CHECKING:
     from modelmedic.windows import Window
 
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True)
-class BacktestConfig:
-    """How to replay the history.
-
-    Attributes:
-        reference_start: First day of the reference period (the first model's training set).
-        reference_end: Last day of the reference period; windows start the day after.
-        window: Window length (``1W`` default; ``1D``, ``2W``, ``1M`` ...).
-        label_delay: How long after a row's time its target becomes known (``0``, ``7D``).
-        kind: Model kind (``hgb`` or ``rf``).
-        params: Estimator parameters (default :data:`BACKTEST_PARAMS` of the kind).
-        drift_engine: ``fast`` or ``evidently``.
-        workers: Processes that run strategy groups in parallel (1: in this process).
-        seed: Random seed of every model.
-    """
-
-    reference_start: str = "2011-01-01"
-    reference_end: str = "2011-01-28"
-    window: str = "1W"
-    label_delay: str = "0"
-    kind: str = "hgb"
-    params: dict[str, Any] | None = None
-    drift_engine: str = "fast"
-    workers: int = 2
-    seed: int = 42
-
-    @property
-    def estimator_params(self) -> dict[str, Any]:
-        """The estimator parameters used."""
-        return dict(BACKTEST_PARAMS.get(self.kind, {}) if self.params is None else self.params)
 
 
 @dataclass
@@ -198,8 +159,8 @@ def walk_incremental(strategy: IncrementalStrategy, store: ModelStore, progress:
     """Replay the history for an online learner updated with each window's new labels."""
     import numpy as np
 
-    from modelmedic.backtest.incremental import OnlineRegressor
     from modelmedic.model import feature_frame
+    from modelmedic.retraining.incremental import OnlineRegressor
 
     frame, schema = store.frame, store.schema
     delay, length = parse_duration(store.config.label_delay), window_length(store.config.window)
@@ -303,7 +264,7 @@ def run_backtest(
     Args:
         frame: The whole history (sorted ``DatetimeIndex``).
         schema: Its column roles.
-        strategies: Parsed strategies (:func:`~modelmedic.backtest.strategies.parse_strategies`).
+        strategies: Parsed strategies (:func:`~modelmedic.retraining.strategies.parse_strategies`).
         config: Windows, label delay, model, drift engine, workers.
         progress: Called with the number of strategy-windows just done.
 

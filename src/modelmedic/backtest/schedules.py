@@ -17,24 +17,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.backtest.bank import REFERENCE, ModelBank
-from modelmedic.backtest.error_triggers import CusumTrigger, EstimatedTrigger, cusum_statistic, cusum_threshold
-from modelmedic.backtest.strategies import (
-    Deployment,
-    DriftTrigger,
-    Never,
-    PerformanceTrigger,
-    Periodic,
-    Strategy,
-    _nanmean,
-)
 from modelmedic.errors import ConfigError
+from modelmedic.retraining.error_triggers import CusumTrigger, EstimatedTrigger, cusum_statistic, cusum_threshold
+from modelmedic.retraining.strategies import Strategy
+from modelmedic.retraining.triggers import Deployment, DriftTrigger, Never, PerformanceTrigger, Periodic, _nanmean
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
     from modelmedic.backtest.engine import StrategyRun
-    from modelmedic.backtest.store import DriftCache
+    from modelmedic.retraining.drift_cache import DriftCache
 
 
 @dataclass
@@ -133,10 +126,10 @@ class Simulator:
 
     def _estimated(self, deployed: _Deployed) -> np.ndarray | None:
         """The loss estimator's estimates for every row from the model's deployment on."""
-        from modelmedic.backtest.error_triggers import DLE_HOLDOUT
-        from modelmedic.backtest.store import limit_threads
+        from modelmedic.backtest.cache import limit_threads
         from modelmedic.errors import DataError
         from modelmedic.estimation import LossEstimator
+        from modelmedic.retraining.error_triggers import DLE_HOLDOUT
 
         if deployed.key not in self._estimates:
             bank, estimates = self.bank, None

@@ -237,8 +237,8 @@ def search(
     """
     from modelmedic.backtest.hindsight import hindsight_limit
     from modelmedic.backtest.schedules import Simulator
-    from modelmedic.backtest.store import DriftCache
-    from modelmedic.backtest.strategies import Strategy, parse_strategy
+    from modelmedic.retraining.drift_cache import DriftCache
+    from modelmedic.retraining.strategies import Strategy, parse_strategy
 
     if retrain_cost is not None and retrain_cost < 0:
         raise ConfigError(f"retrain cost {retrain_cost} must not be negative")

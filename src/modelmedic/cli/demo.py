@@ -44,7 +44,7 @@ def run_demo(settings: Settings, data: Path | None) -> None:
     # lazy: the steps import pandas, scikit-learn and mlflow
     from modelmedic import monitor
     from modelmedic.data import load_dataset
-    from modelmedic.monitor_tracking import experiment_name
+    from modelmedic.monitor.runs import experiment_name
     from modelmedic.training import data_source_label, train_and_register
 
     began = time.perf_counter()

@@ -202,14 +202,14 @@ def monitor_command(
         **tests,
     )
     if evidently_workspace is not None:
-        export_workspace(evidently_workspace, result, frame, dataset, settings, **tests)
+        export_workspace(evidently_workspace, result, settings)
     if as_json:
         render.print_json(result.to_dict())
         return
     render.print_monitor(result)
 
 
-def export_workspace(path: Path, result: Any, frame: Any, dataset: Any, settings: Settings, **options: Any) -> None:
+def export_workspace(path: Path, result: Any, settings: Settings) -> None:
     """Write a monitoring job's windows into the evidently workspace ``path``, with a progress bar.
 
     Raises:
@@ -217,13 +217,11 @@ def export_workspace(path: Path, result: Any, frame: Any, dataset: Any, settings
         DriftError: when evidently fails on a window.
     """
     # lazy: evidently costs seconds to import
-    from modelmedic.workspace import export_monitor_to_workspace
+    from modelmedic.monitor.workspace import export_monitor_to_workspace
 
     with render.progress(sys.stderr.isatty()) as task:
         advance = task("evidently snapshots", len(result.windows))
-        export = export_monitor_to_workspace(
-            path, result, frame, dataset, settings=settings, advance=advance, **options
-        )
+        export = export_monitor_to_workspace(path, result, settings=settings, advance=advance)
     render.print_workspace(export, path)
 
 

@@ -187,7 +187,7 @@ def retrain_command(
     """
     quiet_libraries()
     # lazy: retraining imports pandas, scikit-learn and mlflow
-    from modelmedic.retrain import retrain
+    from modelmedic.retraining.decision import retrain
 
     settings = settings_from(ctx)
     frame, dataset = load_data(settings, data, schema)

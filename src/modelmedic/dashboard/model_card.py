@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelmedic.config import Settings
-from modelmedic.retrain import ROLE as RETRAIN_ROLE
+from modelmedic.retraining.decision import ROLE as RETRAIN_ROLE
 
 CARD_METRICS = ("mae", "rmse", "r2", "mape")
 
@@ -104,7 +104,7 @@ def retrain_decisions(settings: Settings, mlflow_ui: str, limit: int = 50) -> li
     """The latest retrain decisions logged to MLflow, newest first.
 
     A decision is a run tagged ``modelmedic.role`` = :data:`RETRAIN_ROLE`, in any experiment
-    (see :mod:`modelmedic.retrain`); its ``modelmedic.*`` tags and its params are passed
+    (see :mod:`modelmedic.retraining.decision`); its ``modelmedic.*`` tags and its params are passed
     through so the page can say what was decided, when and why.
 
     Returns:

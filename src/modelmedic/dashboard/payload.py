@@ -55,7 +55,7 @@ def drift_strength(stattest: str | None, score: float | None, threshold: float |
 
 def latest_monitor_folder(settings: Settings) -> Path | None:
     """The folder of the latest monitoring job, or ``None`` when none has run."""
-    from modelmedic.reports import latest_folder
+    from modelmedic.monitor.reports import latest_folder
 
     return latest_folder(settings.monitor_reports_dir)
 
@@ -93,7 +93,7 @@ def monitor_section(summary: dict[str, Any], folder: str, mlflow_ui: str) -> dic
     """Reshape a monitor ``summary.json`` for the page.
 
     Args:
-        summary: The job's summary (:meth:`~modelmedic.monitor_results.MonitorResult.to_dict`).
+        summary: The job's summary (:meth:`~modelmedic.monitor.results.MonitorResult.to_dict`).
         folder: The job folder's name (report links go through :data:`REPORTS_URL`).
         mlflow_ui: The MLflow UI base address, for run links.
 

@@ -11,9 +11,10 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from modelmedic.drift.base import (
     ENGINES,
@@ -22,6 +23,7 @@ from modelmedic.drift.base import (
     DriftEngine,
     DriftOptions,
     DriftResult,
+    DriftTests,
     StatTest,
     insufficient_data,
     is_drifted,
@@ -42,6 +44,7 @@ __all__ = [
     "DriftEngine",
     "DriftOptions",
     "DriftResult",
+    "DriftTests",
     "StatTest",
     "compare",
     "get_engine",
@@ -104,13 +107,9 @@ def compare(
     numerical: Sequence[str] | None = None,
     categorical: Sequence[str] | None = None,
     *,
-    stattest: str | None = None,
-    threshold: float | None = None,
-    per_column_stattest: Mapping[str, str] | None = None,
-    per_column_threshold: Mapping[str, float] | None = None,
-    drift_share: float = 0.5,
     engine: str = "fast",
     html: str | Path | None = None,
+    **tests: Any,
 ) -> DriftResult:
     """Compare ``current`` with ``reference`` column by column.
 
@@ -119,6 +118,16 @@ def compare(
     DataFrames. With ``html``, evidently's HTML drift report of the same tests is also saved
     at that path.
 
+    Args:
+        reference: The reference data.
+        current: The data compared with it.
+        numerical: Numerical columns to test.
+        categorical: Categorical columns to test.
+        engine: ``fast``, ``evidently`` or ``spark``.
+        html: Where to save evidently's HTML drift report of the same tests (optional).
+        **tests: The :class:`DriftTests` options (``stattest``, ``threshold``,
+            ``per_column_stattest``, ``per_column_threshold``, ``drift_share``).
+
     Returns:
         A :class:`DriftResult` with one :class:`ColumnDrift` per column.
 
@@ -126,17 +135,12 @@ def compare(
         ConfigError: for unknown tests, engines or bad thresholds.
         DriftError: when the data lack a named column (or evidently fails on the report).
         MissingExtraError: for ``evidently`` (engine or ``html``) without ``modelmedic[monitor]``.
+        TypeError: for an option :class:`DriftTests` does not hold.
     """
     if numerical is None and categorical is None:
         numerical, categorical = infer_columns(reference, engine)
     options = DriftOptions(
-        numerical=tuple(numerical or ()),
-        categorical=tuple(categorical or ()),
-        stattest=stattest,
-        threshold=threshold,
-        per_column_stattest=dict(per_column_stattest or {}),
-        per_column_threshold=dict(per_column_threshold or {}),
-        drift_share=drift_share,
+        numerical=tuple(numerical or ()), categorical=tuple(categorical or ()), **asdict(DriftTests(**tests))
     )
     result = get_engine(engine, options).fit(reference).calculate(current)
     if html is not None:

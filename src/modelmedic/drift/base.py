@@ -17,7 +17,11 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 from modelmedic.errors import ConfigError, DriftError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import pandas as pd
+
+    from modelmedic.schema import DatasetSchema
 
 ColumnType = Literal["numerical", "categorical"]
 TestKind = Literal["p_value", "distance"]
@@ -87,6 +91,7 @@ def is_drifted(test: str | StatTest, score: float, threshold: float) -> bool:
 
 def is_numerical(series: pd.Series) -> bool:
     """Whether ``series`` holds numbers a numerical test can read (booleans are not)."""
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
@@ -199,11 +204,29 @@ class DriftResult:
 
     def to_df(self) -> pd.DataFrame:
         """One row per column: column, column_type, stattest, threshold, score, drifted, error."""
+        # lazy: pandas takes half a second to import; loaded where frames are handled
         import pandas as pd
 
         rows = [asdict(c) for c in self.columns.values()]
         columns = ["column", "column_type", "stattest", "threshold", "score", "drifted", "error"]
         return pd.DataFrame(rows, columns=columns)
+
+
+@dataclass(frozen=True)
+class DriftTests:
+    """Which drift tests run and when a data set drifts (``drift_share`` of its columns do):
+    the options a user chooses, as in :class:`DriftOptions`, which adds the columns."""
+
+    stattest: str | None = None
+    threshold: float | None = None
+    per_column_stattest: Mapping[str, str] = field(default_factory=dict)
+    per_column_threshold: Mapping[str, float] = field(default_factory=dict)
+    drift_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        # None (an option left out) means no override
+        object.__setattr__(self, "per_column_stattest", dict(self.per_column_stattest or {}))
+        object.__setattr__(self, "per_column_threshold", dict(self.per_column_threshold or {}))
 
 
 @dataclass(frozen=True)
@@ -252,6 +275,51 @@ class DriftOptions:
                     f"stattest '{test}' does not apply to {column_type} column '{column}'; "
                     f"pick a test per column (e.g. {column}=psi) or one that fits both types"
                 )
+
+    @classmethod
+    def from_schema(
+        cls,
+        schema: DatasetSchema,
+        tests: DriftTests | None = None,
+        *,
+        outputs: Sequence[str] = (),
+        min_rows: int = 10,
+    ) -> DriftOptions:
+        """The options testing the features of ``schema`` and the numerical ``outputs``
+        (target and prediction columns) with ``tests``.
+
+        A global ``stattest``/``threshold`` applies to the outputs only when the test accepts
+        numerical columns. Without outputs, overrides naming non-features are left out.
+
+        Raises:
+            ConfigError: for unknown tests, tests unfit for a column, or unknown columns.
+        """
+        tests = tests or DriftTests()
+        per_test, per_threshold = dict(tests.per_column_stattest), dict(tests.per_column_threshold)
+        if not outputs:
+            return cls(
+                numerical=tuple(schema.numerical),
+                categorical=tuple(schema.categorical),
+                stattest=tests.stattest,
+                threshold=tests.threshold,
+                per_column_stattest={c: t for c, t in per_test.items() if c in schema.features},
+                per_column_threshold={c: t for c, t in per_threshold.items() if c in schema.features},
+                drift_share=tests.drift_share,
+                min_rows=min_rows,
+            )
+        covered = list(schema.features)
+        if tests.stattest is None or "numerical" in stattest(tests.stattest).column_types:
+            covered += list(outputs)
+        chosen = dict.fromkeys(covered, tests.stattest) if tests.stattest else {}
+        thresholds = dict.fromkeys(covered, tests.threshold) if tests.threshold is not None else {}
+        return cls(
+            numerical=(*schema.numerical, *outputs),
+            categorical=tuple(schema.categorical),
+            per_column_stattest={**chosen, **per_test},
+            per_column_threshold={**thresholds, **per_threshold},
+            drift_share=tests.drift_share,
+            min_rows=min_rows,
+        )
 
     @property
     def columns(self) -> list[str]:

@@ -3,23 +3,21 @@
 Every test reads two :mod:`~modelmedic.drift.stats` summaries (reference, current) and
 returns evidently's score: the same default test choice, definitions, thresholds and
 edge cases (``evidently.legacy.calculations.stattests``), proven equal by
-``tests/test_drift_fast.py``. The reference is summarised once in :meth:`FastEngine.fit`
+``tests/drift/test_drift_fast.py``. The reference is summarised once in :meth:`FastEngine.fit`
 (sorted distinct values and counts), so a window costs one sort of the window plus
 searches into the reference: K-S, z, chi-square and the binned tests take
 ``O(m log n)`` for a window of ``m`` rows; Wasserstein merges the two sorted summaries
 (``O(n + m)``, no sort of the reference) to sum the same terms as scipy. Large data
-(from ``PARALLEL_ROWS`` rows) are summarised and tested column by column on all cores.
+(from :data:`~modelmedic.drift.stats.PARALLEL_ROWS` rows) are summarised and tested column by column on all cores.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import warnings
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
@@ -31,6 +29,8 @@ from modelmedic.drift.base import (
     insufficient_data,
     register_engine,
 )
+from modelmedic.drift.parquet import parquet_stats
+from modelmedic.drift.profile import ReferenceProfile
 from modelmedic.drift.stats import (
     CategoryStats,
     ColumnStats,
@@ -38,11 +38,13 @@ from modelmedic.drift.stats import (
     StatsSource,
     aligned_counts,
     binned_shares,
+    cumulative_counts,
     frame_stats,
-    parquet_stats,
+    per_column,
     shared_keys,
     sturges_edges,
     union_size,
+    weighted_sum,
 )
 from modelmedic.errors import ConfigError, DriftError
 
@@ -50,12 +52,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from modelmedic.drift.base import ColumnType
-    from modelmedic.drift.profile import ReferenceProfile
 
-T = TypeVar("T")
 SMALL_REFERENCE = 1000  # evidently: references up to this size get p-value tests
 WASSERSTEIN_MIN_NORM = 0.001
-PARALLEL_ROWS = 200_000  # from this size on, columns are summarised and tested in threads
 DEFAULT_TEST_MAX_UNIQUE = 5  # the default choice only tells apart 1-2, 3-5 and more distinct values
 
 
@@ -79,6 +78,7 @@ def ks_p_value(ref: NumericStats, cur: NumericStats) -> float:
 
 
 def _ks_p_value(n1: int, n2: int, d: float, ref: NumericStats, cur: NumericStats) -> float:
+    # lazy: scipy.stats only when a K-S test is chosen
     from scipy import stats
 
     try:
@@ -95,6 +95,7 @@ def ks_p_value_of_statistic(n1: int, n2: int, d: float) -> float:
     Raises:
         ImportError: when scipy lacks its private ``_attempt_exact_2kssamp``.
     """
+    # lazy: scipy.stats only when a K-S test is chosen
     from scipy import stats
     from scipy.stats._stats_py import _attempt_exact_2kssamp
 
@@ -128,36 +129,21 @@ def wasserstein_normed(ref: NumericStats, cur: NumericStats) -> float:
     is_ref = order < ref.nunique
     del order
     if ref.n * (ref.n + cur.n) >= EXACT_COUNTS_LIMIT:  # beyond int64: the CDFs as floats
-        gap = _cumulative_counts(is_ref, ref)[:-1] / ref.n
-        gap -= _cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1] / cur.n
-        return _weighted_sum(np.abs(gap, out=gap), widths) / max(ref.std, WASSERSTEIN_MIN_NORM)
-    gap = _cumulative_counts(is_ref, ref)[:-1]
+        gap = cumulative_counts(is_ref, ref)[:-1] / ref.n
+        gap -= cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1] / cur.n
+        return weighted_sum(np.abs(gap, out=gap), widths) / max(ref.std, WASSERSTEIN_MIN_NORM)
+    gap = cumulative_counts(is_ref, ref)[:-1]
     if cur.distinct:  # the current values counted so far: the merged ones that are not reference
         seen = np.arange(1, len(is_ref), dtype=np.int64)
         seen -= gap if ref.distinct else np.cumsum(is_ref[:-1], dtype=np.int64)
     else:
-        seen = _cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1]
+        seen = cumulative_counts(np.logical_not(is_ref, out=is_ref), cur)[:-1]
     gap *= cur.n
     seen *= ref.n
     gap -= seen
     del seen
-    distance = _weighted_sum(np.abs(gap, out=gap).astype(np.float64), widths) / (ref.n * cur.n)
+    distance = weighted_sum(np.abs(gap, out=gap).astype(np.float64), widths) / (ref.n * cur.n)
     return distance / max(ref.std, WASSERSTEIN_MIN_NORM)
-
-
-def _weighted_sum(values: np.ndarray, weights: np.ndarray) -> float:
-    """``sum(values * weights)``, overwriting ``values`` (float64). Not ``np.dot``: BLAS's
-    threads would compete with the engine's own column threads (and scipy sums so too)."""
-    return float(np.multiply(values, weights, out=values).sum())
-
-
-def _cumulative_counts(mine: np.ndarray, stats: NumericStats) -> np.ndarray:
-    """Along the merged values, how many of ``stats``' values lie at or before each one."""
-    if stats.distinct:
-        return np.cumsum(mine, dtype=np.int64)
-    counts = np.zeros(len(mine), dtype=np.int64)
-    counts[mine] = stats.counts
-    return np.cumsum(counts, out=counts)
 
 
 def z_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
@@ -173,13 +159,14 @@ def z_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
         except TypeError as exc:
             raise DriftError(f"the z-test orders the categories, which cannot be compared: {exc}") from None
         ref_key, cur_key = ref.as_dict().get(key, 0), cur.as_dict().get(key, 0)
-    from scipy.stats import norm
+    # lazy: scipy.special only, the normal CDF of scipy.stats.norm
+    from scipy.special import ndtr
 
     n1, n2 = ref.n, cur.n
     p1, p2 = float(n1 - ref_key) / n1, float(n2 - cur_key) / n2
     pooled = float(p1 * n1 + p2 * n2) / (n1 + n2)
     z = (p1 - p2) / np.sqrt(pooled * (1 - pooled) * (1.0 / n1 + 1.0 / n2))
-    return float(2 * (1 - norm.cdf(np.abs(z))))
+    return float(2 * (1 - ndtr(np.abs(z))))
 
 
 def _first(stats: ColumnStats) -> Any:
@@ -188,6 +175,7 @@ def _first(stats: ColumnStats) -> Any:
 
 def chisquare_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
     """Pearson chi-square p-value of current counts against reference shares."""
+    # lazy: scipy.stats only when a chi-square test is chosen
     from scipy.stats import chisquare
 
     ref_counts, cur_counts = aligned_counts(ref, cur)
@@ -198,10 +186,15 @@ def chisquare_p_value(ref: ColumnStats, cur: ColumnStats) -> float:
 
 
 def jensenshannon_distance(ref: ColumnStats, cur: ColumnStats) -> float:
-    """Jensen-Shannon distance (natural log) of the binned shares (no epsilon)."""
-    from scipy.spatial import distance
+    """Jensen-Shannon distance (natural log) of the binned shares (no epsilon), computed as
+    ``scipy.spatial.distance.jensenshannon`` does (scipy.spatial would cost an import)."""
+    # lazy: scipy.special only, for the chosen tests
+    from scipy.special import rel_entr
 
-    return float(distance.jensenshannon(*binned_shares(ref, cur, fill_zeros=False)))
+    p, q = binned_shares(ref, cur, fill_zeros=False)
+    p, q = p / np.sum(p), q / np.sum(q)
+    m = (p + q) / 2.0
+    return float(np.sqrt((np.sum(rel_entr(p, m)) + np.sum(rel_entr(q, m))) / 2.0))
 
 
 def psi_value(ref: ColumnStats, cur: ColumnStats) -> float:
@@ -211,10 +204,13 @@ def psi_value(ref: ColumnStats, cur: ColumnStats) -> float:
 
 
 def kl_divergence(ref: ColumnStats, cur: ColumnStats) -> float:
-    """Kullback-Leibler divergence (reference || current) of the binned shares."""
-    from scipy.stats import entropy
+    """Kullback-Leibler divergence (reference || current) of the binned shares, computed as
+    ``scipy.stats.entropy`` does (scipy.stats would cost an import)."""
+    # lazy: scipy.special only, for the chosen tests
+    from scipy.special import rel_entr
 
-    return float(entropy(*binned_shares(ref, cur)))
+    p, q = binned_shares(ref, cur)
+    return float(np.sum(rel_entr(p / np.sum(p), q / np.sum(q))))
 
 
 def hellinger_distance(ref: ColumnStats, cur: ColumnStats) -> float:
@@ -305,15 +301,6 @@ def column_drift(
     return ColumnDrift.from_score(column, column_type, test, threshold, score)
 
 
-def _per_column(columns: list[str], work: Callable[[str], T], rows: int) -> dict[str, T]:
-    """``{column: work(column)}``, on all cores for large data (numpy releases the GIL)."""
-    workers = min(len(columns), os.cpu_count() or 1)
-    if rows < PARALLEL_ROWS or workers < 2:
-        return {c: work(c) for c in columns}
-    with ThreadPoolExecutor(workers) as pool:
-        return dict(zip(columns, pool.map(work, columns), strict=True))
-
-
 @register_engine
 class FastEngine(DriftEngine):
     """Vectorised numpy/scipy drift tests with evidently's numbers.
@@ -356,12 +343,7 @@ class FastEngine(DriftEngine):
         Raises:
             DriftError: when the reference holds no rows.
         """
-        from modelmedic.drift.profile import ReferenceProfile
-
-        if stats.rows == 0:
-            raise DriftError("the reference holds no rows; choose a reference period with data")
-        columns = _per_column(self.options.columns, stats.__getitem__, stats.rows)
-        self.profile = ReferenceProfile(self.options.numerical, self.options.categorical, columns, stats.rows)
+        self.profile = ReferenceProfile.from_stats(self.options.numerical, self.options.categorical, stats)
         return self
 
     @classmethod
@@ -408,5 +390,5 @@ class FastEngine(DriftEngine):
         def test(column: str) -> ColumnDrift:
             return column_drift(column, reference[column], stats[column], self.options)
 
-        columns = _per_column(self.options.columns, test, stats.rows)
+        columns = per_column(self.options.columns, test, stats.rows)
         return DriftResult(columns, self.options.drift_share, self.profile.rows, stats.rows, self.name)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from modelmedic.drift.base import ColumnType, DriftOptions, is_numerical
-from modelmedic.drift.stats import CategoryStats, ColumnStats, NumericStats
+from modelmedic.drift.stats import CategoryStats, ColumnStats, NumericStats, StatsSource, frame_stats, per_column
 from modelmedic.errors import DataError, DriftError, ModelNotFoundError
 
 if TYPE_CHECKING:
@@ -56,6 +56,21 @@ class ReferenceProfile:
     categorical: tuple[str, ...]
     columns: dict[str, ColumnStats | DriftError]
     rows: int
+
+    @classmethod
+    def from_stats(
+        cls, numerical: tuple[str, ...], categorical: tuple[str, ...], stats: StatsSource
+    ) -> ReferenceProfile:
+        """The profile of the reference summarised by ``stats`` (column by column, on all
+        cores for large data).
+
+        Raises:
+            DriftError: when the reference holds no rows.
+        """
+        if stats.rows == 0:
+            raise DriftError("the reference holds no rows; choose a reference period with data")
+        columns = per_column([*numerical, *categorical], stats.__getitem__, stats.rows)
+        return cls(numerical, categorical, columns, stats.rows)
 
     def column_type(self, column: str) -> ColumnType:
         """``numerical`` or ``categorical``."""
@@ -154,12 +169,9 @@ def profile_reference(
     Raises:
         DriftError: when a column is missing or a numerical column holds non-numbers.
     """
-    from modelmedic.drift.fast import FastEngine
-
-    options = DriftOptions(numerical=tuple(numerical), categorical=tuple(categorical))
-    engine = FastEngine(options).fit(reference)
-    assert engine.profile is not None
-    return engine.profile
+    options = DriftOptions(numerical=tuple(numerical), categorical=tuple(categorical))  # checks the columns
+    stats = frame_stats(reference, options.numerical, options.categorical, "reference")
+    return ReferenceProfile.from_stats(options.numerical, options.categorical, stats)
 
 
 def schema_profile(reference: pd.DataFrame, schema: DatasetSchema) -> ReferenceProfile:

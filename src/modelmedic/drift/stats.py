@@ -3,7 +3,7 @@
 A reference and every current window are reduced to the same small summaries, one per
 column, and the tests compare two summaries. Any data source can produce them: a pandas
 frame (:func:`frame_stats`), a Parquet file read one column at a time
-(:func:`parquet_stats`), or later a distributed engine (a ``GROUP BY value COUNT(*)``).
+(:func:`~modelmedic.drift.parquet.parquet_stats`), or later a distributed engine (a ``GROUP BY value COUNT(*)``).
 
 - :class:`NumericStats`: the sorted distinct finite values and how often each occurs
   (a weighted sorted sample; enough for K-S, Wasserstein, histograms on any edges).
@@ -15,16 +15,17 @@ part lines two summaries up as evidently's tests see them (shared values, common
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
 from modelmedic.drift.base import is_numerical, require_columns
-from modelmedic.errors import DataError, DriftError
+from modelmedic.errors import DriftError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,6 +36,17 @@ HISTOGRAM_MIN_UNIQUE = 20  # evidently bins numerical columns with more distinct
 
 
 SEARCH_BLOCK = 4096
+PARALLEL_ROWS = 200_000  # from this size on, columns are summarised and tested in threads
+T = TypeVar("T")
+
+
+def per_column(columns: list[str], work: Callable[[str], T], rows: int) -> dict[str, T]:
+    """``{column: work(column)}``, on all cores for large data (numpy releases the GIL)."""
+    workers = min(len(columns), os.cpu_count() or 1)
+    if rows < PARALLEL_ROWS or workers < 2:
+        return {c: work(c) for c in columns}
+    with ThreadPoolExecutor(workers) as pool:
+        return dict(zip(columns, pool.map(work, columns), strict=True))
 
 
 def search_sorted(values: np.ndarray, keys: np.ndarray, side: Literal["left", "right"] = "left") -> np.ndarray:
@@ -169,6 +181,7 @@ def numeric_stats(series: pd.Series) -> NumericStats:
     Raises:
         DriftError: when the column does not hold numbers.
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     if not is_numerical(series):
@@ -178,6 +191,12 @@ def numeric_stats(series: pd.Series) -> NumericStats:
     integer = pd.api.types.is_integer_dtype(series) and not series.hasnans
     extension = isinstance(series.dtype, pd.api.extensions.ExtensionDtype)
     values = series.to_numpy(dtype=np.float64, na_value=np.nan) if extension else series.to_numpy(dtype=np.float64)
+    return float_stats(values, integer)
+
+
+def float_stats(values: np.ndarray, integer: bool) -> NumericStats:
+    """Summarise the float64 ``values`` of a numerical column (NaN and ±inf left out);
+    ``integer``: whether the column holds integers without missing values."""
     finite = np.isfinite(values)
     values = np.sort(values if finite.all() else values[finite])  # a copy: the data are not touched
     new = np.empty(values.size, dtype=bool)
@@ -192,6 +211,7 @@ def numeric_stats(series: pd.Series) -> NumericStats:
 
 def category_stats(series: pd.Series) -> CategoryStats:
     """Summarise a categorical column (missing values and ±inf left out)."""
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     keep = series.notna().to_numpy()
@@ -247,7 +267,8 @@ class StatsSource(Mapping[str, "ColumnStats | DriftError"]):
         return len(self._columns)
 
 
-def _column_types(numerical: Sequence[str], categorical: Sequence[str]) -> dict[str, ColumnType]:
+def column_types(numerical: Sequence[str], categorical: Sequence[str]) -> dict[str, ColumnType]:
+    """``{column: "numerical" | "categorical"}`` of the named columns."""
     return {c: "numerical" for c in numerical} | {c: "categorical" for c in categorical}
 
 
@@ -259,39 +280,24 @@ def frame_stats(
     Raises:
         DriftError: when ``frame`` lacks one of the columns.
     """
-    types = _column_types(numerical, categorical)
+    types = column_types(numerical, categorical)
     require_columns(frame, list(types), side)
     return StatsSource(list(types), lambda c: column_stats(frame[c], types[c]), len(frame))
 
 
-def parquet_stats(path: str | Path, numerical: Sequence[str], categorical: Sequence[str]) -> StatsSource:
-    """Summaries of the named columns of a Parquet file, read one column at a time.
+def weighted_sum(values: np.ndarray, weights: np.ndarray) -> float:
+    """``sum(values * weights)``, overwriting ``values`` (float64). Not ``np.dot``: BLAS's
+    threads would compete with the engine's own column threads (and scipy sums so too)."""
+    return float(np.multiply(values, weights, out=values).sum())
 
-    Peak memory is about the columns being summarised (one per thread) plus the
-    summaries, whatever the width of the file.
 
-    Raises:
-        DataError: when the file is missing or not Parquet.
-        DriftError: when it lacks one of the columns.
-    """
-    from modelmedic.extras import require
-
-    pq = require("pyarrow.parquet", purpose="pyarrow (parquet files)")
-    path = Path(path)
-    try:
-        parquet = pq.ParquetFile(path)
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {path.name} as Parquet: {exc}") from None
-    types = _column_types(numerical, categorical)
-    missing = [c for c in types if c not in set(parquet.schema_arrow.names)]
-    if missing:
-        raise DriftError(f"{path.name} lacks the columns {', '.join(missing)}; check the column names")
-
-    def summarise(column: str) -> ColumnStats:  # a reader per column: columns may be read in threads
-        series = pq.read_table(path, columns=[column]).column(0).to_pandas().rename(column)
-        return column_stats(series, types[column])
-
-    return StatsSource(list(types), summarise, parquet.metadata.num_rows)
+def cumulative_counts(mine: np.ndarray, stats: NumericStats) -> np.ndarray:
+    """Along the merged values, how many of ``stats``' values lie at or before each one."""
+    if stats.distinct:
+        return np.cumsum(mine, dtype=np.int64)
+    counts = np.zeros(len(mine), dtype=np.int64)
+    counts[mine] = stats.counts
+    return np.cumsum(counts, out=counts)
 
 
 # -- two summaries side by side: shared values, common bins ----------------------------

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings
+from modelmedic.monitor.results import MonitorConfig
 from modelmedic.schema import DatasetSchema
 from modelmedic.secrets import masked
 from modelmedic.service.log_schema import naive_utc
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("modelmedic.service")
 SERVICE_DRIFT_ENGINE = "fast"
+# the live traffic is tested as `modelmedic monitor` tests by default, with the numpy engine
+LIVE_CONFIG = MonitorConfig(engine=SERVICE_DRIFT_ENGINE)
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,11 @@ class LiveReference:
 
 
 def drift_options(schema: DatasetSchema) -> Any:
-    """The drift options of the live traffic: every feature of ``schema``."""
+    """The drift options of the live traffic: every feature of ``schema``, tested as
+    ``modelmedic monitor`` tests them by default (:class:`~modelmedic.monitor.MonitorConfig`)."""
     from modelmedic.drift import DriftOptions
 
-    return DriftOptions(numerical=tuple(schema.numerical), categorical=tuple(schema.categorical))
+    return DriftOptions.from_schema(schema, LIVE_CONFIG.tests)
 
 
 def load_reference(settings: Settings, served: ServedModel, schema: DatasetSchema) -> LiveReference:
@@ -71,7 +75,7 @@ def load_reference(settings: Settings, served: ServedModel, schema: DatasetSchem
 
         frame, _ = load_dataset(None, schema, settings, progress=False)
         period = select_period(frame, start, end)
-        engine = get_engine(SERVICE_DRIFT_ENGINE, options).fit(period)
+        engine = get_engine(str(LIVE_CONFIG.engine), options).fit(period)
     except Exception as exc:  # no data, no engine: the service still predicts
         logger.warning("live drift is unavailable: %s", exc)
         return LiveReference(None, f"data {start}..{end}", f"no reference to compare with: {exc}")

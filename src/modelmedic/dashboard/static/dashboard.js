@@ -98,7 +98,7 @@
   const clickWindow = (point) => openWindow(Array.isArray(point.customdata) ? point.customdata[0] : point.customdata);
 
   // ---- sections -------------------------------------------------------------------
-  // a retrain decision run (modelmedic.retrain): tags decision/reason/why/strategy/promoted_version, params now
+  // a retrain decision run (modelmedic.retraining.decision): tags decision/reason/why/strategy/promoted_version, params now
   const decisionWhy = (r) => [r.tags.why, r.tags.reason ? `trigger ${r.tags.strategy || ""}: ${r.tags.reason}` : null].filter(Boolean).join("; ");
 
   function renderModel(model, retrains, served) {

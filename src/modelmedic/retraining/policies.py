@@ -25,6 +25,7 @@ def window_length(freq: str) -> pd.Timedelta:
     Raises:
         ConfigError: for a frequency :func:`modelmedic.windows.parse_freq` does not understand.
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     from modelmedic.windows import parse_freq
@@ -39,6 +40,7 @@ def parse_duration(spec: str) -> pd.Timedelta:
     Raises:
         ConfigError: for anything else, months included (they have no fixed length).
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     text = str(spec).strip()

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelmedic.monitor_results import MonitorResult
+    from modelmedic.monitor.results import MonitorResult
 
 PICTURES = ("drift_flags", "drift_scores", "dataset_drift", "drift_share")
 LATEST = "latest.json"
@@ -38,6 +38,7 @@ def drift_matrix(table: pd.DataFrame, value: str = "value") -> pd.DataFrame:
         A frame indexed by feature (in table order) with one column per window label
         (windows without drift results, e.g. insufficient data, are columns of NaN).
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     labels = _window_labels(table)
@@ -52,6 +53,7 @@ def drift_matrix(table: pd.DataFrame, value: str = "value") -> pd.DataFrame:
 def dataset_series(table: pd.DataFrame) -> pd.DataFrame:
     """Per window: ``label``, ``share``, ``drifted_columns``, ``drifted`` (1.0/0.0/NaN) and
     ``threshold`` (the drift share that makes the dataset drift)."""
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     labels = _window_labels(table)
@@ -154,6 +156,7 @@ def _png_pictures(table: pd.DataFrame, folder: Path) -> list[Path]:
     matplotlib = require("matplotlib", purpose="matplotlib (monitoring pictures)")
 
     matplotlib.use("Agg", force=False)
+    # lazy: plotting libraries, loaded only when the pictures are drawn
     import matplotlib.pyplot as plt
     import numpy as np
     from matplotlib.colors import ListedColormap

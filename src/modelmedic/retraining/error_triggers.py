@@ -14,7 +14,7 @@
   cutoff, with the errors of a *shadow* model: the same training policy applied at that
   earlier cutoff, so the errors are out of sample.
 
-Both see only a :class:`~modelmedic.backtest.strategies.BoundaryView` (no look-ahead).
+Both see only a :class:`~modelmedic.retraining.strategies.BoundaryView` (no look-ahead).
 The model bank (:mod:`modelmedic.backtest.bank`) evaluates the same rules from stored
 predictions, with the same functions (:func:`cusum_statistic`, :func:`cusum_threshold`).
 """
@@ -23,8 +23,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.backtest.strategies import BoundaryView, Decision, Deployment, DriftLookup, Trigger, register_trigger
 from modelmedic.errors import ConfigError, DataError
+from modelmedic.retraining.triggers import BoundaryView, Decision, Deployment, DriftLookup, Trigger, register_trigger
 
 if TYPE_CHECKING:
     import numpy as np
@@ -168,6 +168,7 @@ class EstimatedTrigger(Trigger):
 
     def estimator(self, view: BoundaryView, deployed: Deployment) -> Any:
         """The deployed model's loss estimator (``None`` when too few labels), fitted once."""
+        # lazy: scikit-learn, loaded only when models are fitted
         from sklearn.base import clone
 
         from modelmedic.estimation import LossEstimator

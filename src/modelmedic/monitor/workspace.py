@@ -18,19 +18,17 @@ evidently takes seconds to import, so it is imported inside the functions only.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings, get_settings
+from modelmedic.errors import DataError
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from modelmedic.drift.base import DriftOptions
-    from modelmedic.monitor_results import MonitorResult, WindowResult
-    from modelmedic.schema import DatasetSchema
+    from modelmedic.monitor.results import MonitorResult, WindowResult
 
 PANEL_TITLES = (
     "Share of drifted features (latest window)",
@@ -55,12 +53,13 @@ class WorkspaceExport:
 
 def project_name(settings: Settings, model_uri: str) -> str:
     """The workspace project of a monitored model: ``<registered name> monitoring``."""
-    from modelmedic.monitor_tracking import experiment_name
+    from modelmedic.monitor.runs import experiment_name
 
     return experiment_name(settings, model_uri).removesuffix("-monitor") + " monitoring"
 
 
 def _metric(name: str, legend: str, **labels: str) -> Any:
+    # lazy: evidently takes seconds to import; loaded only for its reports and snapshots
     from evidently.sdk.models import PanelMetric
 
     return PanelMetric(legend=legend, metric=f"evidently:metric_v2:{name}", metric_labels=labels)
@@ -68,6 +67,7 @@ def _metric(name: str, legend: str, **labels: str) -> Any:
 
 def dashboard_panels(features: list[str], target: str | None, prediction: str) -> list[Any]:
     """The project dashboard's panels (titles in :data:`PANEL_TITLES`, in that order)."""
+    # lazy: evidently takes seconds to import; loaded only for its reports and snapshots
     from evidently.sdk.panels import bar_plot_panel, counter_panel, line_plot_panel
 
     outputs = [c for c in (target, prediction) if c]
@@ -100,6 +100,7 @@ def window_report(
 
     Only the features the job could test in this window are included.
     """
+    # lazy: evidently takes seconds to import; loaded only for its reports and snapshots
     from evidently import Report
     from evidently.metrics import MAE, RMSE, RowCount, ValueDrift
     from evidently.presets import DataDriftPreset
@@ -130,31 +131,20 @@ def window_report(
 def export_monitor_to_workspace(
     path: str | Path,
     result: MonitorResult,
-    frame: pd.DataFrame,
-    schema: DatasetSchema,
     *,
-    model: Any = None,
-    stattest: str | None = None,
-    threshold: float | None = None,
-    per_column_stattest: Mapping[str, str] | None = None,
-    per_column_threshold: Mapping[str, float] | None = None,
     settings: Settings | None = None,
     advance: Callable[[], None] | None = None,
 ) -> WorkspaceExport:
     """Write each window of a monitoring job as a snapshot in the evidently workspace ``path``.
 
+    The snapshots use the job's own data, predictions and drift options (kept on ``result``),
+    so the model is neither loaded nor run again.
+
     Args:
         path: The workspace folder (created when missing); open it with
             ``evidently ui --workspace PATH``.
         result: The job (:func:`modelmedic.monitor.run`).
-        frame: The data the job monitored.
-        schema: Its column roles.
-        model: The monitored model; default: the version the job names, from MLflow.
-        stattest: The job's test for every column (default: evidently's choice).
-        threshold: The job's threshold for every column (default: the test's own).
-        per_column_stattest: The job's tests by column.
-        per_column_threshold: The job's thresholds by column.
-        settings: Settings naming the MLflow store the model is loaded from.
+        settings: Settings naming the monitored model's registry (for the project name).
         advance: Called after each window.
 
     Returns:
@@ -162,35 +152,26 @@ def export_monitor_to_workspace(
         skipped and counted.
 
     Raises:
+        DataError: when ``result`` does not hold the job's config, schema and data, or the
+            reference period holds no rows.
         ConfigError: for a test or threshold the columns cannot take.
-        DataError: when the reference period holds no rows.
-        ModelNotFoundError: when the monitored model cannot be loaded.
         DriftError: when evidently fails on a window.
     """
     from modelmedic.extras import require
 
     Workspace = require("evidently.ui.workspace", purpose="evidently (workspace export)").Workspace
     from modelmedic.drift.evidently_engine import evidently_dataset
-    from modelmedic.monitor import drift_options, monitored_frame, resolve_model
-    from modelmedic.tracking import registry_ref
     from modelmedic.windows import select_period
 
     settings = settings or get_settings()
-    if model is None:
-        uri = result.model_uri
-        ref = registry_ref(uri)
-        if result.model_version and ref and ref.alias:
-            uri = f"models:/{ref.name}/{result.model_version}"  # the version monitored, not today's alias
-        model = resolve_model(None, uri, settings)[0]
-    data = monitored_frame(frame, schema, model)
+    config, schema, data = result.config, result.schema, result.data
+    if config is None or schema is None or data is None:
+        raise DataError("this monitoring result does not hold its job's data: export the result of monitor.run")
     reference = select_period(data, result.reference_start, result.reference_end)  # raises when empty
     labelled = schema.target in data.columns and data[schema.target].notna().any()
     target = schema.target if labelled else None
     outputs = [c for c in (target, schema.prediction) if c]
-    _, options = drift_options(
-        schema, outputs, stattest_name=stattest, threshold=threshold, per_column_stattest=per_column_stattest,
-        per_column_threshold=per_column_threshold, drift_share=result.drift_share,
-    )  # fmt: skip
+    _, options = config.drift_options(schema, outputs)
     features = result.features or list(schema.features)
     columns = list(dict.fromkeys([*options.columns, *outputs]))
     reference_set = evidently_dataset(reference[columns], options, target, schema.prediction)

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from modelmedic.config import Settings
-from modelmedic.workspace import PANEL_TITLES, export_monitor_to_workspace
+from modelmedic.monitor.workspace import PANEL_TITLES, export_monitor_to_workspace
 from servers import CLEARED_ENV, free_port
 
 WEEKS = 3
@@ -36,9 +36,7 @@ def job(tmp_path_factory: pytest.TempPathFactory, bike, bike_schema) -> dict[str
     result = monitor.run(bike, bike_schema, model, settings, windows=[*weeks, short], html="none", track=False)
     path = root / "evidently"
     ticks: list[int] = []
-    export = export_monitor_to_workspace(
-        path, result, bike, bike_schema, model=model, settings=settings, advance=lambda: ticks.append(1)
-    )
+    export = export_monitor_to_workspace(path, result, settings=settings, advance=lambda: ticks.append(1))
     return {"path": path, "result": result, "export": export, "ticks": ticks, "settings": settings, "model": model}
 
 
@@ -113,9 +111,7 @@ def test_exporting_again_replaces_the_snapshots(job: dict[str, Any], bike, bike_
 
     path = tmp_path / "again"
     for _ in range(2):
-        export = export_monitor_to_workspace(
-            path, job["result"], bike, bike_schema, model=job["model"], settings=job["settings"]
-        )
+        export = export_monitor_to_workspace(path, job["result"], settings=job["settings"])
     workspace = Workspace(str(path))
     [project] = workspace.list_projects()
 

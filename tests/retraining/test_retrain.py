@@ -7,7 +7,7 @@ import json
 import pytest
 
 from modelmedic.errors import ConfigError
-from modelmedic.retrain import ROLE, retrain
+from modelmedic.retraining.decision import ROLE, retrain
 
 
 def champion_version(settings) -> str:

@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from test_bank import config, noisy
+from test_dashboard_browser import ARGS, CHROMIUM, Page
 
+from backtest_data import SCHEMA
 from modelmedic.config import Settings
 from modelmedic.dashboard.routes import create_dashboard_app
 from servers import CLEARED_ENV, ThreadServer
-from test_backtest import SCHEMA
-from test_bank import config, noisy
-from test_dashboard_browser import ARGS, CHROMIUM, Page
 
 pytestmark = [
     pytest.mark.browser,

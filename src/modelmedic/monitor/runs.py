@@ -19,7 +19,7 @@ from modelmedic.secrets import masked
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelmedic.monitor_results import MonitorResult
+    from modelmedic.monitor.results import MonitorResult
 
 
 def experiment_name(settings: Settings, model_uri: str) -> str:

@@ -10,9 +10,7 @@ import pandas as pd
 import pytest
 
 from modelmedic.drift.base import ColumnDrift, DriftResult
-from modelmedic.monitor_results import INSUFFICIENT, OK, TABLE_COLUMNS, MonitorResult, WindowResult
-from modelmedic.quality import QualityResult
-from modelmedic.reports import (
+from modelmedic.monitor.reports import (
     PICTURES,
     dataset_series,
     drift_matrix,
@@ -23,6 +21,8 @@ from modelmedic.reports import (
     write_summary,
     write_tables,
 )
+from modelmedic.monitor.results import INSUFFICIENT, OK, TABLE_COLUMNS, MonitorResult, WindowResult
+from modelmedic.quality import QualityResult
 from modelmedic.windows import make_windows
 
 FEATURES = ["temp", "hum", "season", "weathersit"]

@@ -7,15 +7,15 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
+from test_bank import config, noisy
 
+from backtest_data import SCHEMA, START, synthetic
 from modelmedic.backtest.bank import ModelBank
 from modelmedic.backtest.hindsight import best_schedules, hindsight_limit
 from modelmedic.backtest.schedules import evaluate
 from modelmedic.backtest.search import feature_subsets, search, search_space
-from modelmedic.backtest.strategies import parse_strategy
 from modelmedic.errors import ConfigError
-from test_backtest import SCHEMA, START, synthetic
-from test_bank import config, noisy
+from modelmedic.retraining.strategies import parse_strategy
 
 
 def brute_force(reference, models, max_retrains):
@@ -108,6 +108,7 @@ def test_every_spec_on_the_front_round_trips_and_retrain_decides_with_it():
     """The front's specs parse to themselves and decide on a boundary view as `retrain` does."""
     from modelmedic.backtest.store import DriftCache
     from modelmedic.backtest.strategies import Deployment, Strategy, boundary_view
+
     from modelmedic.model import build_model, fit, predict
 
     frame = noisy(weeks=10)
@@ -175,7 +176,7 @@ def test_cli_search_on_a_csv_with_a_budget(settings, tmp_path):
 
 
 def test_the_vectorised_cusum_is_the_recursion():
-    from modelmedic.backtest.error_triggers import CUSUM_SLACK, cusum_path
+    from modelmedic.retraining.error_triggers import CUSUM_SLACK, cusum_path
 
     z = np.random.default_rng(0).normal(0.3, 1.5, 500)
     expected, s = [], 0.0

@@ -7,16 +7,99 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.drift.base import ColumnDrift, DriftResult
+from modelmedic.drift.base import ColumnDrift, DriftOptions, DriftResult, DriftTests
+from modelmedic.errors import ConfigError
 from modelmedic.quality import QualityResult
 from modelmedic.windows import Window
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from modelmedic.config import Settings
+    from modelmedic.schema import DatasetSchema
+
+HTML_POLICIES = ("none", "drifted", "all")
+MIN_ROWS = 20
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """How a monitoring job measures: its windows, reference, drift tests and thresholds.
+
+    Shared by ``modelmedic monitor``, the service's live monitoring and the evidently-workspace
+    export, and kept on the :class:`MonitorResult` it produced.
+
+    Attributes:
+        window: Window length after the reference (``1D``, ``1W``, ``1M``...).
+        reference_start: First day of the reference (``None``: the settings').
+        reference_end: Last day of the reference (``None``: the settings').
+        engine: Drift engine, ``fast``, ``evidently`` or ``spark`` (``None``: the settings').
+        tests: The drift tests, thresholds and dataset drift share.
+        html: Evidently HTML report per window: ``none``, ``drifted`` (windows whose dataset
+            drifts) or ``all``.
+        min_rows: Windows with fewer rows are ``insufficient data``; with fewer labels, no
+            performance; columns with fewer values are not tested.
+        baseline_weeks: Weeks after the reference whose error is the reference error.
+        max_error_ratio: A window whose MAE exceeds this many times the reference error
+            is ``degraded``.
+        top_segments: How many worst segments to keep per window.
+        workers: Processes measuring the windows (``None``: up to 2, one per core; 1: all
+            in this process).
+
+    Raises:
+        ConfigError: for an unknown HTML policy.
+    """
+
+    window: str = "1W"
+    reference_start: str | None = None
+    reference_end: str | None = None
+    engine: str | None = None
+    tests: DriftTests = field(default_factory=DriftTests)
+    html: str = "drifted"
+    min_rows: int = MIN_ROWS
+    baseline_weeks: int = 4
+    max_error_ratio: float = 1.5
+    top_segments: int = 3
+    workers: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.html not in HTML_POLICIES:
+            raise ConfigError(f"--html {self.html} not understood: use one of {', '.join(HTML_POLICIES)}")
+
+    @classmethod
+    def of(cls, **options: Any) -> MonitorConfig:
+        """A config from flat options: its own fields and those of :class:`DriftTests`.
+
+        Raises:
+            ConfigError: for an unknown HTML policy.
+            TypeError: for an option neither holds.
+        """
+        tests = {k: options.pop(k) for k in DriftTests.__dataclass_fields__ if k in options}
+        return cls(tests=DriftTests(**tests), **options)
+
+    def resolved(self, settings: Settings) -> MonitorConfig:
+        """This config with the reference period and engine the settings choose when unset."""
+        return replace(
+            self,
+            reference_start=self.reference_start or settings.reference_start,
+            reference_end=self.reference_end or settings.reference_end,
+            engine=self.engine or settings.drift_engine,
+        )
+
+    def drift_options(self, schema: DatasetSchema, outputs: list[str]) -> tuple[DriftOptions, DriftOptions]:
+        """The drift options of the features alone, and those of the job's single engine,
+        which also tests the ``outputs`` (target and prediction columns, numerical).
+
+        Raises:
+            ConfigError: for unknown tests, tests unfit for a column, or unknown columns.
+        """
+        features = DriftOptions.from_schema(schema, self.tests, min_rows=self.min_rows)
+        return features, DriftOptions.from_schema(schema, self.tests, outputs=outputs, min_rows=self.min_rows)
+
 
 OK = "ok"
 INSUFFICIENT = "insufficient data"
@@ -206,7 +289,12 @@ class WindowResult:
 
 @dataclass
 class MonitorResult:
-    """The result of :func:`modelmedic.monitor.run`: every window, and where it was logged."""
+    """The result of :func:`modelmedic.monitor.run`: every window, and where it was logged.
+
+    ``config`` is the job's (resolved) :class:`MonitorConfig`; ``schema`` and ``data`` (the
+    monitored columns with the model's predictions) let later steps, such as the evidently
+    workspace export, see what the job saw without predicting again.
+    """
 
     windows: list[WindowResult]
     model_uri: str
@@ -224,6 +312,9 @@ class MonitorResult:
     summary_run_id: str | None = None
     folder: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
+    config: MonitorConfig | None = None
+    schema: DatasetSchema | None = None
+    data: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def features(self) -> list[str]:
@@ -235,6 +326,7 @@ class MonitorResult:
 
     def to_df(self) -> pd.DataFrame:
         """The tidy table: one row per window x metric or column (columns in ``TABLE_COLUMNS``)."""
+        # lazy: pandas takes half a second to import; loaded where frames are handled
         import pandas as pd
 
         table = pd.DataFrame([r for w in self.windows for r in w.table_rows()], columns=TABLE_COLUMNS)

@@ -49,6 +49,7 @@ class OnlineRegressor:
         self._scale = 1.0
 
     def _new_model(self) -> Any:
+        # lazy: scikit-learn, loaded only when models are fitted
         from sklearn.linear_model import SGDRegressor
         from sklearn.neural_network import MLPRegressor
 
@@ -57,6 +58,7 @@ class OnlineRegressor:
         return MLPRegressor(hidden_layer_sizes=(64, 32), learning_rate_init=0.003, random_state=self.seed)
 
     def _new_encoder(self, features: pd.DataFrame) -> Any:
+        # lazy: pandas takes half a second to import; loaded where frames are handled
         import pandas as pd
         from sklearn.compose import ColumnTransformer
         from sklearn.preprocessing import OneHotEncoder, StandardScaler
@@ -78,6 +80,7 @@ class OnlineRegressor:
     def _learn(self, features: pd.DataFrame, target: np.ndarray, epochs: int) -> None:
         import warnings
 
+        # lazy: scikit-learn, loaded only when models are fitted
         from sklearn.exceptions import ConvergenceWarning
 
         encoded = self._encoder.transform(features)

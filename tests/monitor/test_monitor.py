@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from modelmedic import monitor
 from modelmedic.cli import app
 from modelmedic.errors import ConfigError, DataError, ModelNotFoundError
-from modelmedic.monitor_results import INSUFFICIENT, OK, TABLE_COLUMNS
+from modelmedic.monitor.results import INSUFFICIENT, OK, TABLE_COLUMNS
 from modelmedic.windows import Window, windows_after
 
 runner = CliRunner()

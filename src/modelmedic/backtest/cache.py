@@ -1,9 +1,9 @@
-"""Caches shared by the strategies of a backtest: models by training set, drift by window.
+"""The models of a backtest, cached by training set, and their predictions.
 
 A :class:`ModelStore` trains each distinct training set (policy + label cutoff + model)
 once and shares the model among the strategies that ask for it, and predicts a model's
-next windows in one call; a :class:`DriftCache` fits a drift engine once per training
-set and reuses results among drift triggers.
+next windows in one call (drift results are cached by
+:class:`~modelmedic.retraining.drift_cache.DriftCache`).
 """
 
 from __future__ import annotations
@@ -11,26 +11,17 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.backtest.strategies import Deployment, DriftLookup
-from modelmedic.errors import ConfigError, DataError
+from modelmedic.errors import DataError
+from modelmedic.retraining.triggers import Deployment
 
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
 
-    from modelmedic.backtest.engine import BacktestConfig
-    from modelmedic.drift import DriftResult
+    from modelmedic.backtest.config import BacktestConfig
     from modelmedic.schema import DatasetSchema
     from modelmedic.windows import Window
 
-# Cheaper estimator settings for the many models of a backtest. Measured on the bike data:
-# 50 boosting rounds at learning rate 0.2 with 15 leaves, without early stopping, give the
-# same backtest MAE (within 1 %) as 100 rounds at 0.1 with 31 leaves for a third of the
-# training time (a round's cost is mostly per split, whatever the number of rows).
-BACKTEST_PARAMS: dict[str, dict[str, Any]] = {
-    "hgb": {"max_iter": 50, "learning_rate": 0.2, "max_leaf_nodes": 15, "early_stopping": False},
-    "rf": {"n_estimators": 30},
-}
 PREDICT_AHEAD = 8  # windows a model predicts in one call
 
 
@@ -40,44 +31,11 @@ def limit_threads() -> Any:
     Gradient boosting's OpenMP threads slow down badly when processes share two cores.
     The estimators are imported first, as the limit only reaches loaded libraries.
     """
+    # lazy: scikit-learn, loaded only when models are fitted
     import sklearn.ensemble  # noqa: F401  (loads OpenMP)
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=1)
-
-
-class DriftCache(DriftLookup):
-    """Drift engines fitted on deployments' training sets, and results, both reused."""
-
-    def __init__(self, engine: str, schema: DatasetSchema) -> None:
-        self.engine = engine
-        self.schema = schema
-        self._fitted: dict[tuple[str, tuple[str, ...]], Any] = {}
-        self._results: dict[tuple[str, tuple[str, ...], str, int], DriftResult] = {}
-
-    def drift(self, deployment: Deployment, current: pd.DataFrame, columns: tuple[str, ...] | None) -> DriftResult:
-        """Drift of ``current`` against ``deployment.training`` on ``columns`` (all features)."""
-        from modelmedic.drift import DriftOptions, get_engine
-
-        columns = tuple(columns or self.schema.features)
-        unknown = [c for c in columns if c not in self.schema.features]
-        if unknown:
-            raise ConfigError(
-                f"drift trigger: {', '.join(unknown)} not among the features {', '.join(self.schema.features)}"
-            )
-        result_key = (deployment.key, columns, str(current.index[0]), len(current))
-        if result_key not in self._results:
-            fit_key = (deployment.key, columns)
-            if fit_key not in self._fitted:
-                if len(self._fitted) >= 8:
-                    self._fitted.pop(next(iter(self._fitted)))
-                options = DriftOptions(
-                    numerical=tuple(c for c in columns if c in self.schema.numerical),
-                    categorical=tuple(c for c in columns if c in self.schema.categorical),
-                )
-                self._fitted[fit_key] = get_engine(self.engine, options).fit(deployment.training[list(columns)])
-            self._results[result_key] = self._fitted[fit_key].calculate(current[list(columns)])
-        return self._results[result_key]
 
 
 class ModelStore:

@@ -6,13 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backtest_data import SCHEMA, START, synthetic
+from backtest_data import config as base_config
 from modelmedic.backtest import parse_strategies, run_backtest
 from modelmedic.backtest.bank import REFERENCE, ModelBank
+from modelmedic.backtest.cache import ModelStore
 from modelmedic.backtest.schedules import Simulator, evaluate
-from modelmedic.backtest.store import DriftCache, ModelStore
 from modelmedic.errors import ConfigError
-from test_backtest import SCHEMA, START, synthetic
-from test_backtest import config as base_config
+from modelmedic.retraining.drift_cache import DriftCache
 
 WINDOWS = ("expanding", "sliding:1W", "sliding:2W", "recency:1W")
 # every family with every kind of training window, triggers that fire at different times
@@ -77,7 +78,7 @@ def test_a_schedule_scored_on_the_bank_equals_a_direct_replay():
     ]
     scored = evaluate(bank, events)
     # the direct replay trains each model on its rows and predicts its windows
-    from modelmedic.backtest.strategies import parse_strategy, training_rows
+    from modelmedic.retraining.strategies import parse_strategy, training_rows
 
     store = ModelStore(frame, SCHEMA, config(), bank.windows)
     actual, total, rows = frame["y"].to_numpy(dtype=float), 0.0, 0

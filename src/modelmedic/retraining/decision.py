@@ -27,7 +27,8 @@ from modelmedic.errors import ConfigError
 if TYPE_CHECKING:
     import pandas as pd
 
-    from modelmedic.backtest.strategies import Deployment, Strategy
+    from modelmedic.retraining.strategies import Strategy
+    from modelmedic.retraining.triggers import Deployment
     from modelmedic.schema import DatasetSchema
 
 ROLE = "retrain-decision"
@@ -84,10 +85,11 @@ def champion_deployment(
         UntrustedModelError: when it is saved in a format whose loader can run code.
         DataError: when its training period is not in the data.
     """
+    # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
     from modelmedic import tracking
-    from modelmedic.backtest.strategies import Deployment
+    from modelmedic.retraining.triggers import Deployment
     from modelmedic.windows import day_end, select_period
 
     uri, version = tracking.champion(settings)
@@ -107,8 +109,8 @@ def champion_deployment(
 def _fit(
     strategy: Strategy, labelled: pd.DataFrame, cutoff: pd.Timestamp, schema: DatasetSchema, kind: str, seed: int
 ) -> tuple[Any, pd.DataFrame]:
-    from modelmedic.backtest.strategies import training_rows
     from modelmedic.model import build_model, fit
+    from modelmedic.retraining.strategies import training_rows
 
     rows, weights = training_rows(strategy, labelled, cutoff, schema)
     return fit(build_model(kind, schema, seed), rows, schema, sample_weight=weights), rows
@@ -141,11 +143,11 @@ def retrain(
     """
     import numpy as np
 
-    from modelmedic.backtest.policies import parse_duration, window_length
-    from modelmedic.backtest.store import DriftCache
-    from modelmedic.backtest.strategies import Strategy, boundary_view, parse_strategy
     from modelmedic.model import feature_frame, predict
-    from modelmedic.performance import regression_metrics
+    from modelmedic.retraining.drift_cache import DriftCache
+    from modelmedic.retraining.policies import parse_duration, window_length
+    from modelmedic.retraining.strategies import Strategy, parse_strategy
+    from modelmedic.retraining.triggers import boundary_view
 
     settings = settings or get_settings()
     strategy = parse_strategy(strategy_spec)
@@ -194,9 +196,30 @@ def retrain(
         return _record(decision, settings, window, label_delay, min_improvement, eval_windows)
     kind = kind or champion["kind"]
     challenger, _ = _fit(strategy, labelled, eval_start, schema, kind, settings.seed)
+    _challenge(decision, deployed.model, challenger, held_out, schema, min_improvement)
+    promoted = None
+    if decision.action == "promote" and not dry_run:
+        model, rows = _fit(strategy, labelled, view.label_cutoff, schema, kind, settings.seed)
+        promoted = Promoted(model, rows, feature_frame(rows.head(5), schema), kind, strategy.policy.spec)
+        decision.training_rows = len(rows)
+    return _record(decision, settings, window, label_delay, min_improvement, eval_windows, promoted)
+
+
+def _challenge(
+    decision: RetrainDecision,
+    champion: Any,
+    challenger: Any,
+    held_out: pd.DataFrame,
+    schema: DatasetSchema,
+    min_improvement: float,
+) -> None:
+    """Score both models on the ``held_out`` rows and set the decision's MAEs, action and why."""
+    from modelmedic.model import predict
+    from modelmedic.performance import regression_metrics
+
     # the champion is scored afresh: held-out rows can predate its deployment (label delay)
     actual = held_out[schema.target]
-    champion_mae = regression_metrics(actual, predict(deployed.model, held_out, schema))["mae"]
+    champion_mae = regression_metrics(actual, predict(champion, held_out, schema))["mae"]
     challenger_mae = regression_metrics(actual, predict(challenger, held_out, schema))["mae"]
     improvement = (champion_mae - challenger_mae) / champion_mae if champion_mae > 0 else 0.0
     decision.champion_mae, decision.challenger_mae, decision.improvement = champion_mae, challenger_mae, improvement
@@ -211,12 +234,6 @@ def retrain(
         decision.why = (
             f"the challenger's MAE is only {improvement:+.1%} better than the champion's ({min_improvement:.1%} needed)"
         )
-    promoted = None
-    if decision.action == "promote" and not dry_run:
-        model, rows = _fit(strategy, labelled, view.label_cutoff, schema, kind, settings.seed)
-        promoted = Promoted(model, rows, feature_frame(rows.head(5), schema), kind, strategy.policy.spec)
-        decision.training_rows = len(rows)
-    return _record(decision, settings, window, label_delay, min_improvement, eval_windows, promoted)
 
 
 @dataclass
