@@ -17,9 +17,11 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.errors import DataError
+from modelmedic.windows import day_end
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,6 +56,7 @@ class LossEstimator:
         self.fitted_mae = float("nan")
 
     def _inputs(self, frame: pd.DataFrame, predictions: np.ndarray) -> pd.DataFrame:
+        # lazy: modelmedic.model imports numpy
         from modelmedic.model import feature_frame
 
         inputs = feature_frame(frame, self.schema)
@@ -68,10 +71,11 @@ class LossEstimator:
         Raises:
             DataError: with fewer than :data:`MIN_ROWS` labelled rows.
         """
-        from dataclasses import replace
 
+        # lazy: numpy only where arrays are computed
         import numpy as np
 
+        # lazy: modelmedic.model imports numpy
         from modelmedic.model import build_model
 
         actual = np.asarray(actual, dtype=float)
@@ -93,6 +97,7 @@ class LossEstimator:
         Raises:
             DataError: when the estimator was not fitted.
         """
+        # lazy: numpy only where arrays are computed
         import numpy as np
 
         if self._model is None:
@@ -119,9 +124,8 @@ def add_loss_estimates(
     Returns:
         Where the estimator learned, for the report; or why there is no estimate (then no column).
     """
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
-
-    from modelmedic.windows import day_end
 
     if schema.target not in data.columns:
         return "no estimate: the data have no target column to learn errors from"

@@ -130,6 +130,7 @@ def load_schema(path: str | Path) -> DatasetSchema:
     text = path.read_text(encoding="utf-8")
     try:
         if path.suffix.lower() in {".yaml", ".yml"}:
+            # lazy: YAML only when a YAML file is read
             import yaml
 
             raw = yaml.safe_load(text)

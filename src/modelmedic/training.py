@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmedic import tracking
 from modelmedic.config import Settings, get_settings
+from modelmedic.drift.profile import log_reference_profile
 from modelmedic.errors import DataError
 from modelmedic.model import DEFAULT_KIND, evaluate, feature_frame, seasonal_baseline, train
 from modelmedic.performance import regression_metrics
@@ -75,10 +77,8 @@ def train_and_register(
         DataError: when the period holds no labelled rows.
         TrackingError: when the MLflow store cannot be reached.
     """
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
-
-    from modelmedic import tracking
-    from modelmedic.drift.profile import log_reference_profile
 
     settings = settings or get_settings()
     start = start or settings.reference_start

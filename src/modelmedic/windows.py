@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from modelmedic.errors import ConfigError
+from modelmedic.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,6 +25,7 @@ class Window:
     @property
     def label(self) -> str:
         """A readable name such as ``2011-01-29..2011-02-04`` (last day inclusive)."""
+        # lazy: pandas costs ~0.4 s to import
         import pandas as pd
 
         last = self.end - pd.Timedelta(microseconds=1)
@@ -46,6 +47,7 @@ def parse_freq(spec: str) -> pd.DateOffset:
     Raises:
         ConfigError: for anything else.
     """
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
 
     spec = spec.strip()
@@ -71,6 +73,7 @@ def parse_time(value: pd.Timestamp | str) -> pd.Timestamp:
     Raises:
         ConfigError: when ``value`` is not a date.
     """
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
 
     try:
@@ -104,6 +107,7 @@ def make_windows(start: pd.Timestamp | str, stop: pd.Timestamp | str, freq: str 
 
 def day_end(value: pd.Timestamp | str) -> pd.Timestamp:
     """The exclusive end of an inclusive period end: a bare date means the whole day."""
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
 
     stamp = parse_time(value)
@@ -117,8 +121,6 @@ def select_period(frame: pd.DataFrame, start: str | pd.Timestamp, end: str | pd.
         DataError: when the period holds no rows.
     """
 
-    from modelmedic.errors import DataError
-
     part = Window(0, parse_time(start), day_end(end)).slice(frame)
     if part.empty:
         raise DataError(
@@ -130,6 +132,7 @@ def select_period(frame: pd.DataFrame, start: str | pd.Timestamp, end: str | pd.
 
 def windows_after(frame: pd.DataFrame, reference_end: pd.Timestamp | str, freq: str = "1W") -> list[Window]:
     """Windows covering every row of ``frame`` after the reference period's (inclusive) end."""
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
 
     start = day_end(reference_end)
@@ -145,6 +148,7 @@ def read_batches(path: str | Path) -> list[Window]:
     Raises:
         ConfigError: for a missing file, missing columns or unordered dates.
     """
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
 
     path = Path(path)

@@ -22,14 +22,20 @@ Example:
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmedic.backtest.bank import ModelBank
 from modelmedic.backtest.config import BacktestConfig
 from modelmedic.backtest.engine import BacktestResult, Progress, StrategyRun, backtest_windows, run_backtest
 from modelmedic.backtest.ranking import Ranking, rank
+from modelmedic.backtest.report import backtest_document, log_backtest, write_reports
+from modelmedic.backtest.schedules import to_run
+from modelmedic.backtest.search import search, search_space
+from modelmedic.extras import require_installed
 from modelmedic.retraining.strategies import DEFAULT_GRID, parse_strategies, parse_strategy
 
 if TYPE_CHECKING:
@@ -115,8 +121,6 @@ def backtest_and_report(
         TrackingError: when the MLflow store cannot be reached.
         MissingExtraError: without ``modelmedic[monitor]`` (the charts).
     """
-    from modelmedic.backtest.report import backtest_document, log_backtest, write_reports
-    from modelmedic.extras import require_installed
 
     require_installed("plotly", "matplotlib", purpose="modelmedic backtest's charts")
     strategies = parse_strategies(specs)
@@ -155,12 +159,8 @@ def search_and_report(
         DataError: when the data do not cover the reference period and later windows.
         TrackingError: when the MLflow store cannot be reached.
     """
-    import time
 
-    from modelmedic.backtest.bank import ModelBank
-    from modelmedic.backtest.report import backtest_document, log_backtest, write_reports
-    from modelmedic.backtest.schedules import to_run
-    from modelmedic.backtest.search import search, search_space
+    # lazy: modelmedic.model imports numpy
     from modelmedic.model import build_model
 
     build_model(config.kind, schema, config.seed, **config.estimator_params)  # fail early on bad params

@@ -18,21 +18,26 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+import pandas as pd
+
 from modelmedic.backtest.cache import limit_threads
+from modelmedic.backtest.engine import backtest_windows
 from modelmedic.errors import DataError
 from modelmedic.retraining.error_triggers import DLE_HOLDOUT
 from modelmedic.retraining.policies import TrainingPolicy, parse_duration, window_length
+from modelmedic.retraining.strategies import parse_strategy
+from modelmedic.windows import day_end, select_period
 
 if TYPE_CHECKING:
     from collections.abc import Callable
-
-    import numpy as np
-    import pandas as pd
 
     from modelmedic.backtest.config import BacktestConfig
     from modelmedic.schema import DatasetSchema
@@ -58,14 +63,12 @@ def parse_policy(spec: str) -> TrainingPolicy:
     Raises:
         ConfigError: for an unknown policy or a bad duration.
     """
-    from modelmedic.retraining.strategies import parse_strategy
 
     return parse_strategy(f"periodic:1+{spec}").policy  # type: ignore[union-attr]
 
 
 def data_digest(frame: pd.DataFrame, schema: DatasetSchema, config: BacktestConfig) -> str:
     """A digest of the data, the column roles and everything a bank model depends on."""
-    import pandas as pd
 
     h = hashlib.sha256()
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
@@ -91,7 +94,6 @@ def training_rows(
 
     ``policy`` ``None`` means the reference period (cut at ``cutoff`` for its shadow).
     """
-    from modelmedic.windows import select_period
 
     if policy is None:
         rows = select_period(frame, config.reference_start, config.reference_end)
@@ -110,6 +112,7 @@ def train_job(
     Raises:
         DataError: when the training window holds no labelled rows.
     """
+    # lazy: modelmedic.model imports numpy
     from modelmedic.model import build_model, fit, predict
 
     rows, weights = training_rows(frame, config, job.policy, job.cutoff)
@@ -159,10 +162,6 @@ class ModelBank:
         windows: tuple[str, ...] | list[str] = BANK_WINDOWS,
         cache_dir: Path | None = None,
     ) -> None:
-        import numpy as np
-
-        from modelmedic.backtest.engine import backtest_windows
-        from modelmedic.windows import day_end
 
         self.frame, self.schema, self.config = frame, schema, config
         self.policies = [parse_policy(w).spec for w in windows]
@@ -202,12 +201,10 @@ class ModelBank:
         if key == REFERENCE:
             return SHADOW
         policy, _, cutoff = key.partition("@")
-        import pandas as pd
 
         return self.key(policy, pd.Timestamp(cutoff) - DLE_HOLDOUT * self.length)
 
     def _count(self, lo: int, hi: int) -> int:
-        import numpy as np
 
         return int((~np.isnan(self.actual[lo:hi])).sum())
 
@@ -271,8 +268,6 @@ class ModelBank:
         return self
 
     def _train(self, jobs: list[Job], progress: Callable[[int], None] | None) -> list[Any]:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor, as_completed
 
         if not jobs:
             return []
@@ -318,7 +313,6 @@ class ModelBank:
         return groups
 
     def _load_cache(self) -> dict[str, tuple[int, np.ndarray, float, int]]:
-        import numpy as np
 
         found: dict[str, tuple[int, np.ndarray, float, int]] = {}
         for policy in [REFERENCE, *self.policies]:
@@ -339,7 +333,6 @@ class ModelBank:
         return found
 
     def _save_cache(self) -> None:
-        import numpy as np
 
         if self.cache_dir is None:
             return
@@ -382,7 +375,6 @@ class ModelBank:
 
     def window_sums(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """Per window: the model's sum of absolute and of squared errors (NaN where it cannot serve)."""
-        import numpy as np
 
         key = self.alias.get(key, key)
         if key not in self._window_sums:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelmedic.errors import DataError
 from modelmedic.retraining.triggers import Deployment
+from modelmedic.windows import day_end, select_period
 
 if TYPE_CHECKING:
     import numpy as np
@@ -55,6 +56,7 @@ class ModelStore:
 
     def model(self, key: str, rows: pd.DataFrame, weights: np.ndarray | None) -> tuple[Any, float]:
         """The model trained on ``rows`` (``key`` names them) and its training CPU seconds."""
+        # lazy: modelmedic.model imports numpy
         from modelmedic.model import build_model, fit
 
         if key not in self._models:
@@ -66,7 +68,6 @@ class ModelStore:
 
     def reference(self) -> Deployment:
         """The reference model, deployed at the first window boundary."""
-        from modelmedic.windows import day_end, select_period
 
         if self._reference is None:
             rows = select_period(self.frame, self.config.reference_start, self.config.reference_end)
@@ -79,6 +80,7 @@ class ModelStore:
 
     def predict(self, deployment: Deployment, window: int) -> np.ndarray:
         """The deployment's predictions for the rows of window ``window``."""
+        # lazy: modelmedic.model imports numpy
         from modelmedic.model import predict
 
         lo, hi = self.bounds[window]

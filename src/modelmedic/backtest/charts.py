@@ -7,6 +7,7 @@ from typing import Any
 
 from modelmedic.backtest.engine import BacktestResult
 from modelmedic.backtest.ranking import Ranking
+from modelmedic.extras import require
 
 HIGHLIGHTED = 5  # strategies drawn in the static error chart (plus never)
 
@@ -20,7 +21,6 @@ def _shown(ranking: Ranking) -> list[Any]:
 
 def backtest_figures(result: BacktestResult, ranking: Ranking) -> list[Any]:
     """The error-over-time and Pareto figures (every strategy; the best few shown at first)."""
-    from modelmedic.extras import require
 
     go = require("plotly.graph_objects", purpose="plotly (backtest charts)")
 
@@ -122,11 +122,11 @@ def write_html(figures: list[Any], path: Path, title: str) -> Path:
 
 def write_pngs(result: BacktestResult, ranking: Ranking, folder: Path) -> list[Path]:
     """Draw ``errors.png`` and ``pareto.png`` with matplotlib (Agg) into ``folder``."""
-    from modelmedic.extras import require
 
     matplotlib = require("matplotlib", purpose="matplotlib (backtest charts)")
 
     matplotlib.use("Agg")
+    # lazy: matplotlib is an optional extra
     import matplotlib.pyplot as plt
 
     begins = [w.begin for w in result.windows]

@@ -14,9 +14,12 @@ share and the groups run in parallel processes, each with its own store.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from queue import Empty
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.backtest.cache import ModelStore, limit_threads
@@ -26,6 +29,7 @@ from modelmedic.retraining.drift_cache import DriftCache
 from modelmedic.retraining.policies import parse_duration, window_length
 from modelmedic.retraining.strategies import AnyStrategy, IncrementalStrategy, parse_strategy, training_set
 from modelmedic.retraining.triggers import Deployment, DriftLookup, Never, Periodic, boundary_view
+from modelmedic.windows import windows_after
 
 if TYPE_CHECKING:
     import numpy as np
@@ -106,6 +110,7 @@ class BacktestResult:
 
 
 def _score(run: StrategyRun, actual: np.ndarray, predicted: np.ndarray) -> None:
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
     ok = ~(np.isnan(actual) | np.isnan(predicted))
@@ -127,6 +132,7 @@ def walk(strategy: AnyStrategy, store: ModelStore, drift: DriftLookup, progress:
         DataError: when a training set holds no labelled rows.
         ConfigError: for a drift trigger on unknown features.
     """
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
     if isinstance(strategy, IncrementalStrategy):
@@ -157,8 +163,10 @@ def walk(strategy: AnyStrategy, store: ModelStore, drift: DriftLookup, progress:
 
 def walk_incremental(strategy: IncrementalStrategy, store: ModelStore, progress: Progress | None = None) -> StrategyRun:
     """Replay the history for an online learner updated with each window's new labels."""
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
+    # lazy: modelmedic.model imports numpy
     from modelmedic.model import feature_frame
     from modelmedic.retraining.incremental import OnlineRegressor
 
@@ -244,7 +252,6 @@ def backtest_windows(frame: pd.DataFrame, config: BacktestConfig) -> list[Window
     Raises:
         DataError: when no data follow the reference period.
     """
-    from modelmedic.windows import windows_after
 
     windows = windows_after(frame, config.reference_end, config.window)
     if not windows:
@@ -275,10 +282,8 @@ def run_backtest(
         DataError: when the data do not cover the reference period and later windows.
         ConfigError: for a bad window, label delay or model kind.
     """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    from queue import Empty
 
+    # lazy: modelmedic.model imports numpy
     from modelmedic.model import build_model
 
     if not strategies:

@@ -17,6 +17,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from modelmedic.backtest.bank import REFERENCE
+
 if TYPE_CHECKING:
     import numpy as np
 
@@ -56,6 +58,7 @@ def best_schedules(
         ``(total, schedules)``: for ``k = 0..max_retrains`` the least total error with at
         most ``k`` retrains and one schedule ``[(window, model), ...]`` reaching it.
     """
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
     t = len(reference)
@@ -104,9 +107,8 @@ def best_schedules(
 
 def hindsight_limit(bank: ModelBank, max_retrains: int | None = None) -> Limit:
     """The best schedule on ``bank`` for every budget up to ``max_retrains`` (default: one per window)."""
+    # lazy: numpy only where arrays are computed
     import numpy as np
-
-    from modelmedic.backtest.bank import REFERENCE
 
     n = len(bank.windows)
     reference = np.nan_to_num(bank.window_sums(REFERENCE)[0])

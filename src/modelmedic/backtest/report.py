@@ -50,6 +50,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmedic import tracking
 from modelmedic.backtest.charts import backtest_figures, write_html, write_pngs
 from modelmedic.backtest.engine import BacktestResult
 from modelmedic.backtest.ranking import Ranking
@@ -153,7 +154,6 @@ def log_backtest(result: BacktestResult, ranking: Ranking, files: dict[str, Path
     Raises:
         TrackingError: when the MLflow store cannot be reached.
     """
-    from modelmedic import tracking
 
     config = result.config
     client = tracking.client(settings)
@@ -201,7 +201,6 @@ def log_backtest(result: BacktestResult, ranking: Ranking, files: dict[str, Path
 
 def _log_strategy(client: Any, experiment: str, parent_id: str, result: BacktestResult, row: Any) -> None:
     """A nested run with the strategy's totals and per-window series."""
-    from modelmedic import tracking
 
     run = row.run
     child = client.create_run(

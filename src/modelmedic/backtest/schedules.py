@@ -16,9 +16,18 @@ import math
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.backtest.bank import REFERENCE, ModelBank
-from modelmedic.errors import ConfigError
-from modelmedic.retraining.error_triggers import CusumTrigger, EstimatedTrigger, cusum_statistic, cusum_threshold
+from modelmedic.backtest.bank import REFERENCE, ModelBank, training_rows
+from modelmedic.backtest.cache import limit_threads
+from modelmedic.backtest.engine import RetrainPoint, StrategyRun
+from modelmedic.errors import ConfigError, DataError
+from modelmedic.estimation import LossEstimator
+from modelmedic.retraining.error_triggers import (
+    DLE_HOLDOUT,
+    CusumTrigger,
+    EstimatedTrigger,
+    cusum_statistic,
+    cusum_threshold,
+)
 from modelmedic.retraining.strategies import Strategy
 from modelmedic.retraining.triggers import Deployment, DriftTrigger, Never, PerformanceTrigger, Periodic, _nanmean
 
@@ -106,6 +115,7 @@ class Simulator:
 
     def _alarm(self, deployed: _Deployed, factor: float) -> pd.Timestamp | None:
         """When the deployed model's CUSUM first alarms on labelled rows (``None``: never)."""
+        # lazy: numpy only where arrays are computed
         import numpy as np
 
         if deployed.key not in self._cusums:
@@ -126,10 +136,6 @@ class Simulator:
 
     def _estimated(self, deployed: _Deployed) -> np.ndarray | None:
         """The loss estimator's estimates for every row from the model's deployment on."""
-        from modelmedic.backtest.cache import limit_threads
-        from modelmedic.errors import DataError
-        from modelmedic.estimation import LossEstimator
-        from modelmedic.retraining.error_triggers import DLE_HOLDOUT
 
         if deployed.key not in self._estimates:
             bank, estimates = self.bank, None
@@ -157,7 +163,6 @@ class Simulator:
 
     def _deployment(self, deployed: _Deployed) -> Deployment:
         """An engine :class:`Deployment` for the drift engine (training rows, no model)."""
-        from modelmedic.backtest.bank import training_rows
 
         if deployed.key not in self._deployments:
             policy = None if deployed.policy is None else deployed.policy.spec
@@ -224,6 +229,7 @@ class Simulator:
         raise ConfigError(f"the model bank cannot replay the trigger '{trigger.spec}'")
 
     def _errors(self, deployed: _Deployed, begin: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+        # lazy: numpy only where arrays are computed
         import numpy as np
 
         lo, hi = self._rows(begin, end)
@@ -265,9 +271,8 @@ class Simulator:
 
 def to_run(bank: ModelBank, scored: Scored) -> StrategyRun:
     """The engine's :class:`StrategyRun` for a scored schedule (its per-window errors and predictions)."""
+    # lazy: numpy only where arrays are computed
     import numpy as np
-
-    from modelmedic.backtest.engine import RetrainPoint, StrategyRun
 
     predictions = np.full(len(bank.frame), np.nan)
     serving, upcoming = REFERENCE, list(scored.events)

@@ -27,8 +27,12 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from modelmedic.backtest.hindsight import hindsight_limit
 from modelmedic.backtest.ranking import DEFAULT_COST_SHARE
+from modelmedic.backtest.schedules import Simulator
 from modelmedic.errors import ConfigError
+from modelmedic.retraining.drift_cache import DriftCache
+from modelmedic.retraining.strategies import Strategy, parse_strategy
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -235,10 +239,6 @@ def search(
     Raises:
         ConfigError: for a negative retrain cost or budget, or a spec the bank cannot replay.
     """
-    from modelmedic.backtest.hindsight import hindsight_limit
-    from modelmedic.backtest.schedules import Simulator
-    from modelmedic.retraining.drift_cache import DriftCache
-    from modelmedic.retraining.strategies import Strategy, parse_strategy
 
     if retrain_cost is not None and retrain_cost < 0:
         raise ConfigError(f"retrain cost {retrain_cost} must not be negative")

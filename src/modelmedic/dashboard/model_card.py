@@ -11,8 +11,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from modelmedic import tracking
 from modelmedic.config import Settings
+from modelmedic.errors import ModelmedicError, TrackingError
 from modelmedic.retraining.decision import ROLE as RETRAIN_ROLE
+from modelmedic.secrets import masked, masked_text
 
 CARD_METRICS = ("mae", "rmse", "r2", "mape")
 
@@ -40,9 +43,6 @@ def model_card(settings: Settings, mlflow_ui: str) -> tuple[dict[str, Any] | Non
         ``versions``: every registered version, newest first) or ``None`` with a
         sentence saying why there is none (no champion yet, store unreachable).
     """
-    from modelmedic import tracking
-    from modelmedic.errors import ModelmedicError, TrackingError
-    from modelmedic.secrets import masked, masked_text
 
     name = settings.model_name
     try:
@@ -112,8 +112,6 @@ def retrain_decisions(settings: Settings, mlflow_ui: str, limit: int = 50) -> li
         ``tags`` (the ``modelmedic.*`` tags without the prefix), ``params`` and ``metrics``;
         an empty list when there is none or the store cannot be read.
     """
-    from modelmedic import tracking
-    from modelmedic.errors import ModelmedicError
 
     try:
         mlflow_client = tracking.client(settings)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,8 @@ from typing import Any
 
 from modelmedic.config import Settings
 from modelmedic.dashboard.model_card import mlflow_run_url, model_card, retrain_decisions
+from modelmedic.drift.base import STATTESTS
+from modelmedic.tracking import registry_ref
 
 REPORTS_URL = "/dashboard/reports"
 STRENGTH_LIMIT = 10.0  # drift strengths beyond +-10 (p-values below 1e-12...) look alike
@@ -40,7 +43,6 @@ def drift_strength(stattest: str | None, score: float | None, threshold: float |
     Returns:
         The strength, or ``None`` when the column was not tested.
     """
-    from modelmedic.drift.base import STATTESTS
 
     if score is None or threshold is None or not math.isfinite(score) or threshold <= 0:
         return None
@@ -55,6 +57,7 @@ def drift_strength(stattest: str | None, score: float | None, threshold: float |
 
 def latest_monitor_folder(settings: Settings) -> Path | None:
     """The folder of the latest monitoring job, or ``None`` when none has run."""
+    # lazy: modelmedic.monitor.reports imports numpy
     from modelmedic.monitor.reports import latest_folder
 
     return latest_folder(settings.monitor_reports_dir)
@@ -66,7 +69,6 @@ def report_path(settings: Settings, folder: str, name: str) -> Path | None:
     Only plain names (``window-003.html``) inside a job folder are served: anything else,
     like ``..`` or a path, gives ``None``.
     """
-    import re
 
     if not re.fullmatch(r"[0-9A-Za-z_.-]+", folder) or folder.startswith("."):
         return None
@@ -195,7 +197,6 @@ def _results(
 def served_mismatch(model: dict[str, Any] | None, served: dict[str, Any] | None) -> str | None:
     """A sentence when the service answers with another registered version than the
     champion's (e.g. after a promotion, before the service reloads), else ``None``."""
-    from modelmedic.tracking import registry_ref
 
     ref = registry_ref(served["uri"]) if served else None
     if model is None or served is None or ref is None or ref.name != model["name"]:

@@ -27,6 +27,7 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, status
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from modelmedic import __version__
 from modelmedic.config import Settings, get_settings
 from modelmedic.dashboard.payload import dashboard_data, report_path
 
@@ -126,7 +127,6 @@ def create_dashboard_app(settings: Settings | None = None, mlflow_ui: str | None
     Returns:
         A FastAPI app without the prediction API.
     """
-    from modelmedic import __version__
 
     app = FastAPI(title="modelmedic dashboard", version=__version__, docs_url=None, redoc_url=None)
     app.include_router(dashboard_router(settings, mlflow_ui))

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from dataclasses import asdict
 from pathlib import Path
@@ -33,6 +34,7 @@ from modelmedic.drift.base import (
     stattest,
 )
 from modelmedic.errors import ConfigError
+from modelmedic.extras import require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -73,9 +75,6 @@ def get_engine(name: str, options: DriftOptions) -> DriftEngine:
         ConfigError: for an unknown engine name (or ``spark`` without pyspark).
         MissingExtraError: for ``evidently`` without ``modelmedic[monitor]``.
     """
-    import importlib
-
-    from modelmedic.extras import require
 
     if name not in ENGINE_MODULES:
         raise ConfigError(f"unknown drift engine '{name}'; choose one of: {', '.join(ENGINE_MODULES)}")

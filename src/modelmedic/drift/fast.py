@@ -82,6 +82,7 @@ def _ks_p_value(n1: int, n2: int, d: float, ref: NumericStats, cur: NumericStats
     from scipy import stats
 
     try:
+        # lazy: optional, guarded by ImportError
         from scipy.stats._stats_py import _attempt_exact_2kssamp  # noqa: F401
     except ImportError:  # scipy moved its helper: run the public function on the samples
         return float(stats.ks_2samp(np.repeat(ref.values, ref.counts), np.repeat(cur.values, cur.counts))[1])

@@ -14,6 +14,7 @@ import numpy as np
 
 from modelmedic.drift.stats import ColumnStats, StatsSource, column_stats, column_types, float_stats
 from modelmedic.errors import DataError, DriftError
+from modelmedic.extras import require
 
 
 def parquet_stats(path: str | Path, numerical: Sequence[str], categorical: Sequence[str]) -> StatsSource:
@@ -26,7 +27,6 @@ def parquet_stats(path: str | Path, numerical: Sequence[str], categorical: Seque
         DataError: when the file is missing or not Parquet.
         DriftError: when it lacks one of the columns.
     """
-    from modelmedic.extras import require
 
     pq = require("pyarrow.parquet", purpose="pyarrow (parquet files)")
     path = Path(path)

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelmedic import tracking
 from modelmedic.drift.base import ColumnType, DriftOptions, is_numerical
 from modelmedic.drift.stats import CategoryStats, ColumnStats, NumericStats, StatsSource, frame_stats, per_column
 from modelmedic.errors import DataError, DriftError, ModelNotFoundError
@@ -210,7 +211,6 @@ def load_profile_for_model(model: str, settings: Settings | None = None) -> Refe
             trained before profiles existed: train it again).
         TrackingError: when the store does not answer.
     """
-    from modelmedic import tracking
 
     run_id = model if _RUN_ID.match(model) else tracking.model_run_id(model, settings)
     if not run_id:

@@ -12,14 +12,28 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmedic import tracking
+from modelmedic.concurrency import Aside
 from modelmedic.config import Settings, get_settings
 from modelmedic.drift.base import DriftResult
 from modelmedic.errors import DataError
 from modelmedic.estimation import ESTIMATE_COLUMN, add_loss_estimates
+from modelmedic.extras import require_installed
+from modelmedic.model import predict
 from modelmedic.monitor.parallel import WindowDrift, default_workers
+from modelmedic.monitor.reports import point_latest, write_summary, write_tables
 from modelmedic.monitor.results import INSUFFICIENT, MIN_ROWS, OK, MonitorConfig, MonitorResult, WindowResult, verdict
-from modelmedic.quality import QualityProfile
+from modelmedic.monitor.runs import finish_summary_run, log_monitor
+from modelmedic.performance import (
+    error_ratio,
+    regression_metrics,
+    segment_errors,
+    worst_segments,
+)
+from modelmedic.progress import progress_tasks
+from modelmedic.quality import QualityProfile, non_finite_counts
 from modelmedic.schema import DatasetSchema
+from modelmedic.tracking import store_errors
 from modelmedic.windows import Window, day_end, select_period, windows_after
 
 if TYPE_CHECKING:
@@ -36,7 +50,6 @@ def resolve_model(model: Any, model_uri: str | None, settings: Settings) -> tupl
         ModelNotFoundError: when no model is found.
         UntrustedModelError: when the model is saved in a format whose loader can run code.
     """
-    from modelmedic import tracking
 
     if model is not None:
         return model, model_uri or "memory", None
@@ -73,10 +86,8 @@ def monitored_frame(frame: pd.DataFrame, schema: DatasetSchema, model: Any) -> p
     A row holding ``inf`` or ``-inf`` in a feature gets no prediction (the model cannot score
     it); the window's data quality counts such values (``non_finite``).
     """
+    # lazy: numpy only where arrays are computed
     import numpy as np
-
-    from modelmedic.model import predict
-    from modelmedic.quality import non_finite_counts
 
     wanted = [*schema.features, schema.target, *schema.segments]
     data = frame[[c for c in dict.fromkeys(wanted) if c in frame.columns]].copy()
@@ -100,8 +111,6 @@ def baseline(data: pd.DataFrame, schema: DatasetSchema, start: str, end: str, we
     """
     # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
-
-    from modelmedic.performance import regression_metrics, segment_errors
 
     reference = select_period(data, start, end)
     profile = QualityProfile.fit(reference, schema.numerical, schema.categorical)
@@ -134,14 +143,8 @@ def assess(
 ) -> WindowResult:
     """Everything about one window: its quality, and with ``drift`` (``None``: too few rows)
     the feature/target/prediction drift, the performance and the worst segments."""
+    # lazy: numpy only where arrays are computed
     import numpy as np
-
-    from modelmedic.performance import (
-        error_ratio,
-        regression_metrics,
-        segment_errors,
-        worst_segments,
-    )
 
     schema = base.schema
     labelled = current.loc[current[schema.target].notna()] if base.labelled else current.iloc[:0]
@@ -221,7 +224,6 @@ def run(
         MissingExtraError: without ``modelmedic[monitor]``.
         TypeError: when both ``config`` and ``options`` are given, or for an unknown option.
     """
-    from modelmedic.extras import require_installed
 
     # the pictures (plotly, matplotlib) and results.parquet (pyarrow), before any work
     require_installed("plotly", "matplotlib", "pyarrow", purpose="modelmedic monitor")
@@ -279,7 +281,6 @@ def _measure(
         ConfigError: for drift tests unfit for the columns.
         DataError: when the report folder cannot be created.
     """
-    from modelmedic.progress import progress_tasks
 
     schema = base.schema
     outputs = [schema.target] if base.labelled else []
@@ -330,11 +331,6 @@ def _publish(result: MonitorResult, settings: Settings, spec: str, *, track: boo
     Raises:
         TrackingError: when MLflow refuses.
     """
-    from modelmedic.concurrency import Aside
-    from modelmedic.monitor.reports import write_tables
-    from modelmedic.monitor.runs import log_monitor
-    from modelmedic.progress import progress_tasks
-    from modelmedic.tracking import store_errors
 
     assert result.folder is not None and result.config is not None
     mark = time.perf_counter()
@@ -356,9 +352,6 @@ def _finish(result: MonitorResult, settings: Settings, *, track: bool) -> None:
     Raises:
         TrackingError: when MLflow refuses.
     """
-    from modelmedic.monitor.reports import point_latest, write_summary
-    from modelmedic.monitor.runs import finish_summary_run
-    from modelmedic.tracking import store_errors
 
     assert result.folder is not None
     write_summary(result, result.folder)

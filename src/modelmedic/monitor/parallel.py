@@ -10,12 +10,18 @@ and segments per window, the workers do both and the job spreads over the cores.
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelmedic.concurrency import can_fork
+from modelmedic.drift import get_engine
 from modelmedic.drift.base import DriftOptions, DriftResult
+from modelmedic.drift.evidently_engine import render_html
+from modelmedic.errors import DriftError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,7 +37,6 @@ def _init_worker(state: dict[str, Any]) -> None:
 def _worker_drift(current: pd.DataFrame, key: Any = None, state: dict[str, Any] | None = None) -> Any:
     """Drift of one window's columns, passed to ``finish`` when there is one; the engine is
     fitted once per process (or ``state``)."""
-    from modelmedic.drift import get_engine
 
     state = _WORKER if state is None else state
     if state["engine"] is None:
@@ -52,8 +57,6 @@ def _worker_render(
 ) -> Path | None:
     """Render one window's evidently HTML report against the reference (``None``: evidently
     could not render it)."""
-    from modelmedic.drift.evidently_engine import render_html
-    from modelmedic.errors import DriftError
 
     state = _WORKER if state is None else state
     reference = state["reference"]
@@ -97,7 +100,6 @@ class WindowDrift:
         workers: int,
         finish: Callable[[Any, pd.DataFrame, DriftResult], Any] | None = None,
     ) -> None:
-        from modelmedic.drift import get_engine
 
         # fitted here, once: forked workers inherit it (and its imports) for free
         engine = get_engine(engine_name, options).fit(reference)
@@ -119,11 +121,6 @@ class WindowDrift:
 
     def _executor(self) -> Any:
         if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-
-            from modelmedic.concurrency import can_fork
-
             fork = can_fork()
             # spawned workers get the state pickled, and fit their own engine
             state = self._local if fork else {**self._local, "engine": None}

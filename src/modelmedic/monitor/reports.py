@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from modelmedic.extras import require
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,7 +85,6 @@ def _short(labels: list[str]) -> list[str]:
 
 def plotly_figures(table: pd.DataFrame) -> dict[str, Any]:
     """The four pictures as plotly figures, by name (see :data:`PICTURES`)."""
-    from modelmedic.extras import require
 
     go = require("plotly.graph_objects", purpose="plotly (monitoring pictures)")
 
@@ -151,7 +153,6 @@ def plotly_figures(table: pd.DataFrame) -> dict[str, Any]:
 
 
 def _png_pictures(table: pd.DataFrame, folder: Path) -> list[Path]:
-    from modelmedic.extras import require
 
     matplotlib = require("matplotlib", purpose="matplotlib (monitoring pictures)")
 
@@ -267,7 +268,6 @@ def write_summary(result: MonitorResult, folder: Path) -> Path:
 
 def point_latest(root: Path, folder: Path, run_id: str | None = None) -> Path:
     """Write ``root/latest.json`` naming ``folder`` (relative to ``root``) as the latest job."""
-    from datetime import UTC, datetime
 
     pointer = root / LATEST
     body = {

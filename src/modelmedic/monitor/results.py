@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from modelmedic.drift.base import ColumnDrift, DriftOptions, DriftResult, DriftTests
 from modelmedic.errors import ConfigError
 from modelmedic.quality import QualityResult
+from modelmedic.tracking import metric_key
 from modelmedic.windows import Window
 
 if TYPE_CHECKING:
@@ -180,7 +181,6 @@ class WindowResult:
     def metrics(self) -> dict[str, float]:
         """The window's values as MLflow metrics (``drift/temp``, ``drift_share``, ``perf/mae``,
         ``quality/missing``...; per-column quality counts only where not zero)."""
-        from modelmedic.tracking import metric_key
 
         values: dict[str, float] = {"rows": float(self.rows), "labelled_rows": float(self.labelled)}
         if self.drift is not None:

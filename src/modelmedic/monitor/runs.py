@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from modelmedic import tracking
 from modelmedic.config import Settings
 from modelmedic.secrets import masked
+from modelmedic.tracking import registry_ref
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +27,6 @@ if TYPE_CHECKING:
 def experiment_name(settings: Settings, model_uri: str) -> str:
     """The MLflow experiment of a monitored model: ``<registered name>-monitor`` (the
     configured model name for URIs outside the registry)."""
-    from modelmedic.tracking import registry_ref
 
     ref = registry_ref(model_uri)
     return f"{ref.name if ref else settings.model_name}-monitor"
@@ -53,7 +54,6 @@ def log_monitor(
     Raises:
         TrackingError: when the store cannot be reached.
     """
-    from modelmedic import tracking
 
     client = tracking.client(settings)
     experiment = tracking.experiment_id(experiment_name(settings, result.model_uri), settings)
@@ -117,7 +117,6 @@ def log_monitor(
 
 def finish_summary_run(result: MonitorResult, settings: Settings) -> None:
     """Log the job's report files (not the per-window HTML) to the summary run and end it."""
-    from modelmedic import tracking
 
     if result.summary_run_id is None or result.folder is None:
         return

@@ -24,7 +24,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings, get_settings
+from modelmedic.drift.evidently_engine import evidently_dataset, evidently_test_id
 from modelmedic.errors import DataError
+from modelmedic.extras import require
+from modelmedic.monitor.runs import experiment_name
+from modelmedic.windows import select_period
 
 if TYPE_CHECKING:
     from modelmedic.drift.base import DriftOptions
@@ -53,7 +57,6 @@ class WorkspaceExport:
 
 def project_name(settings: Settings, model_uri: str) -> str:
     """The workspace project of a monitored model: ``<registered name> monitoring``."""
-    from modelmedic.monitor.runs import experiment_name
 
     return experiment_name(settings, model_uri).removesuffix("-monitor") + " monitoring"
 
@@ -105,8 +108,6 @@ def window_report(
     from evidently.metrics import MAE, RMSE, RowCount, ValueDrift
     from evidently.presets import DataDriftPreset
 
-    from modelmedic.drift.evidently_engine import evidently_test_id
-
     def method(column: str) -> str | None:
         test = options.column_stattest(column)
         return None if test is None else evidently_test_id(test)
@@ -157,11 +158,8 @@ def export_monitor_to_workspace(
         ConfigError: for a test or threshold the columns cannot take.
         DriftError: when evidently fails on a window.
     """
-    from modelmedic.extras import require
 
     Workspace = require("evidently.ui.workspace", purpose="evidently (workspace export)").Workspace
-    from modelmedic.drift.evidently_engine import evidently_dataset
-    from modelmedic.windows import select_period
 
     settings = settings or get_settings()
     config, schema, data = result.config, result.schema, result.data

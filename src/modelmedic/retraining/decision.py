@@ -21,8 +21,14 @@ import math
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
+from modelmedic import tracking
 from modelmedic.config import Settings, get_settings
 from modelmedic.errors import ConfigError
+from modelmedic.retraining.drift_cache import DriftCache
+from modelmedic.retraining.policies import parse_duration, window_length
+from modelmedic.retraining.strategies import Strategy, parse_strategy, training_rows
+from modelmedic.retraining.triggers import Deployment, boundary_view
+from modelmedic.windows import day_end, select_period
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -67,7 +73,6 @@ class RetrainDecision:
 
 
 def _now(frame: pd.DataFrame, until: str | None) -> pd.Timestamp:
-    from modelmedic.windows import day_end
 
     return day_end(until) if until else day_end(f"{frame.index.max():%Y-%m-%d}")
 
@@ -88,10 +93,6 @@ def champion_deployment(
     # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
 
-    from modelmedic import tracking
-    from modelmedic.retraining.triggers import Deployment
-    from modelmedic.windows import day_end, select_period
-
     uri, version = tracking.champion(settings)
     client = tracking.client(settings)
     run_id = client.get_model_version(settings.model_name, version).run_id
@@ -109,8 +110,8 @@ def champion_deployment(
 def _fit(
     strategy: Strategy, labelled: pd.DataFrame, cutoff: pd.Timestamp, schema: DatasetSchema, kind: str, seed: int
 ) -> tuple[Any, pd.DataFrame]:
+    # lazy: modelmedic.model imports numpy
     from modelmedic.model import build_model, fit
-    from modelmedic.retraining.strategies import training_rows
 
     rows, weights = training_rows(strategy, labelled, cutoff, schema)
     return fit(build_model(kind, schema, seed), rows, schema, sample_weight=weights), rows
@@ -141,13 +142,11 @@ def retrain(
         ModelNotFoundError: when there is no champion.
         DataError: when a training set holds no labelled rows.
     """
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
+    # lazy: modelmedic.model imports numpy
     from modelmedic.model import feature_frame, predict
-    from modelmedic.retraining.drift_cache import DriftCache
-    from modelmedic.retraining.policies import parse_duration, window_length
-    from modelmedic.retraining.strategies import Strategy, parse_strategy
-    from modelmedic.retraining.triggers import boundary_view
 
     settings = settings or get_settings()
     strategy = parse_strategy(strategy_spec)
@@ -214,6 +213,7 @@ def _challenge(
     min_improvement: float,
 ) -> None:
     """Score both models on the ``held_out`` rows and set the decision's MAEs, action and why."""
+    # lazy: modelmedic.model imports numpy
     from modelmedic.model import predict
     from modelmedic.performance import regression_metrics
 
@@ -262,9 +262,8 @@ def _record(
     """
     if decision.dry_run:
         return decision
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
-
-    from modelmedic import tracking
 
     experiment = tracking.experiment_id(f"{settings.experiment}-retrain", settings)
     client = tracking.client(settings)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from modelmedic.drift import DriftOptions, get_engine
 from modelmedic.errors import ConfigError
 from modelmedic.retraining.triggers import Deployment, DriftLookup
 
@@ -29,7 +30,6 @@ class DriftCache(DriftLookup):
 
     def drift(self, deployment: Deployment, current: pd.DataFrame, columns: tuple[str, ...] | None) -> DriftResult:
         """Drift of ``current`` against ``deployment.training`` on ``columns`` (all features)."""
-        from modelmedic.drift import DriftOptions, get_engine
 
         columns = tuple(columns or self.schema.features)
         unknown = [c for c in columns if c not in self.schema.features]

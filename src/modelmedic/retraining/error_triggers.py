@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.errors import ConfigError, DataError
+from modelmedic.estimation import LossEstimator
 from modelmedic.retraining.triggers import BoundaryView, Decision, Deployment, DriftLookup, Trigger, register_trigger
 
 if TYPE_CHECKING:
@@ -50,6 +51,7 @@ def hourly_scale(errors: np.ndarray, hours: np.ndarray) -> tuple[np.ndarray, np.
     Hours without calibration rows use the pooled values; each deviation is at least
     half the pooled one (a handful of rows per hour understate the spread).
     """
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
     mean, sd = float(errors.mean()), float(errors.std())
@@ -66,6 +68,7 @@ def cusum_path(z: np.ndarray, slack: float = CUSUM_SLACK) -> np.ndarray:
     Vectorised: ``S_t = C_t - min(C_0..C_t)`` with ``C`` the running sum of ``z - slack``
     and ``C_0 = 0`` (Lindley's recursion).
     """
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
     running = np.concatenate([[0.0], np.cumsum(z - slack)])
@@ -106,6 +109,7 @@ class CusumTrigger(Trigger):
 
     def decide(self, view: BoundaryView, deployed: Deployment, drift: DriftLookup | None) -> Decision:
         """Run the CUSUM over the labelled errors since deployment."""
+        # lazy: numpy only where arrays are computed
         import numpy as np
 
         if view.label_cutoff < deployed.deployed_at + view.window:
@@ -171,7 +175,7 @@ class EstimatedTrigger(Trigger):
         # lazy: scikit-learn, loaded only when models are fitted
         from sklearn.base import clone
 
-        from modelmedic.estimation import LossEstimator
+        # lazy: modelmedic.model imports numpy
         from modelmedic.model import fit, predict
 
         if deployed.key not in self._estimators:

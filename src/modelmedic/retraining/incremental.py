@@ -9,9 +9,12 @@ interactions such as hour x working day) or ``sgd`` (a linear model).
 
 from __future__ import annotations
 
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from modelmedic.errors import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,8 +38,6 @@ class OnlineRegressor:
 
     def __init__(self, learner: str = "mlp", seed: int = 42, initial_epochs: int = 20, update_epochs: int = 3) -> None:
         if learner not in LEARNERS:
-            from modelmedic.errors import ConfigError
-
             raise ConfigError(f"unknown online learner '{learner}'; choose one of: {', '.join(LEARNERS)}")
         self.learner = learner
         self.seed = seed
@@ -78,7 +79,6 @@ class OnlineRegressor:
         return ColumnTransformer(parts, sparse_threshold=0)
 
     def _learn(self, features: pd.DataFrame, target: np.ndarray, epochs: int) -> None:
-        import warnings
 
         # lazy: scikit-learn, loaded only when models are fitted
         from sklearn.exceptions import ConvergenceWarning

@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar
 
 from modelmedic.errors import ConfigError
+from modelmedic.windows import parse_freq
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,8 +28,6 @@ def window_length(freq: str) -> pd.Timedelta:
     """
     # lazy: pandas takes half a second to import; loaded where frames are handled
     import pandas as pd
-
-    from modelmedic.windows import parse_freq
 
     anchor = pd.Timestamp("2000-01-01")
     return (anchor + parse_freq(freq)) - anchor
@@ -112,6 +111,7 @@ class Recency(TimedPolicy):
 
     def select(self, labelled: pd.DataFrame, cutoff: pd.Timestamp) -> tuple[pd.DataFrame, np.ndarray | None]:
         """Rows younger than 7 half-lives with their decaying weights."""
+        # lazy: numpy only where arrays are computed
         import numpy as np
 
         rows = labelled.iloc[labelled.index.searchsorted(cutoff - RECENCY_HORIZON * self.duration, side="left") :]

@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from modelmedic.errors import ConfigError
+from modelmedic.errors import ConfigError, DataError
 from modelmedic.retraining.policies import POLICIES, Expanding, TrainingPolicy
 from modelmedic.retraining.triggers import TRIGGERS, BoundaryView, Never, Trigger
 
@@ -112,6 +112,7 @@ def parse_strategy(spec: str) -> AnyStrategy:
     Raises:
         ConfigError: for an unknown trigger, policy or learner, or a bad argument.
     """
+    # lazy: modelmedic.retraining.incremental imports numpy
     from modelmedic.retraining.incremental import LEARNERS
 
     trigger_part, _, policy_part = spec.strip().partition("+")
@@ -156,7 +157,6 @@ def training_rows(
     Raises:
         DataError: when no labelled rows fall in the training set.
     """
-    from modelmedic.errors import DataError
 
     rows, weights = strategy.policy.select(labelled.iloc[: labelled.index.searchsorted(cutoff)], cutoff)
     if rows.empty or rows[schema.target].notna().sum() == 0:

@@ -255,6 +255,7 @@ class PerformanceTrigger(Trigger):
 
     def decide(self, view: BoundaryView, deployed: Deployment, drift: DriftLookup | None) -> Decision:
         """Compare the latest labelled window's MAE with the reference MAE."""
+        # lazy: numpy only where arrays are computed
         import numpy as np
 
         labelled = view.labelled()
@@ -282,6 +283,7 @@ class PerformanceTrigger(Trigger):
 
 
 def _nanmean(values: np.ndarray) -> float:
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
     values = values[~np.isnan(values)]

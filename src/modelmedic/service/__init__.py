@@ -18,6 +18,7 @@ __all__ = ["create_app"]
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the prediction service (see :func:`modelmedic.service.app.create_app`)."""
+    # lazy: modelmedic.service.app imports fastapi, starlette
     from modelmedic.service.app import create_app as build
 
     return build(settings)

@@ -67,6 +67,7 @@ class WriterLock:
     """
 
     def __init__(self, url: str) -> None:
+        # lazy: SQLAlchemy only when a database is opened
         from sqlalchemy.engine import make_url
 
         self.path = f"{make_url(url).database}.lock" if url.startswith("sqlite") else None
@@ -81,6 +82,7 @@ class WriterLock:
             return
         with self._thread_lock:
             try:
+                # lazy: optional, guarded by ImportError
                 import fcntl
             except ImportError:  # not POSIX: SQLite's busy handler alone
                 yield
@@ -140,6 +142,7 @@ def create_log_engine(url: str, timeouts: Timeouts, writer: bool) -> Engine:
     Raises:
         PredictionStoreError: when the URL names an unknown dialect or a missing driver.
     """
+    # lazy: SQLAlchemy only when a database is opened
     from sqlalchemy import create_engine, event
 
     if url.startswith("sqlite"):

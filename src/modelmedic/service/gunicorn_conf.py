@@ -23,6 +23,12 @@ import sys
 import tempfile
 from typing import Any
 
+from modelmedic import tracking
+from modelmedic.config import get_settings
+from modelmedic.errors import ModelmedicError, ModelNotFoundError
+from modelmedic.logs import quiet_libraries
+from modelmedic.service.worker_board import forget_worker
+
 TRUE = {"1", "true", "yes", "on"}
 
 worker_class = "uvicorn_worker.UvicornWorker"
@@ -39,23 +45,22 @@ for _variable, _prefix in (("PROMETHEUS_MULTIPROC_DIR", "metrics"), ("MODELMEDIC
 
 def preload() -> None:
     """Import what every worker imports, so the workers share those pages (import only)."""
+    # lazy: the master imports these just before it forks, not when gunicorn reads this file
     import pandas  # noqa: F401  (heavy imports, shared copy-on-write by the workers)
     import prometheus_client  # noqa: F401
     import sklearn.ensemble  # noqa: F401
 
+    # lazy: as above (the served model's drift reference and the app)
     import modelmedic.drift.fast
     import modelmedic.drift.profile
     import modelmedic.service.app  # noqa: F401
-    from modelmedic import tracking
 
     tracking.preload()  # what loading the champion imports (MLflow's model loading, skops)
 
 
 def on_starting(server: Any) -> None:
     """Prepare the log and find the model before forking workers; exit on a user error."""
-    from modelmedic.config import get_settings
-    from modelmedic.errors import ModelmedicError, ModelNotFoundError
-    from modelmedic.logs import quiet_libraries
+    # lazy: modelmedic.service.lifecycle imports fastapi, starlette
     from modelmedic.service.lifecycle import preflight
 
     quiet_libraries()
@@ -79,9 +84,8 @@ def _exit(message: str, code: int) -> None:
 
 def child_exit(_server: Any, worker: Any) -> None:
     """Drop a dead worker's live gauges and its record of the model it served."""
+    # lazy: metrics only in the service
     from prometheus_client import multiprocess
-
-    from modelmedic.service.worker_board import forget_worker
 
     multiprocess.mark_process_dead(worker.pid)
     forget_worker(os.environ["MODELMEDIC_RELOAD_DIR"], worker.pid)

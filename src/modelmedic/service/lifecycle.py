@@ -9,10 +9,13 @@ the Procfile's release phase). Each step fails with a one-line
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelmedic import tracking
 from modelmedic.config import Settings
+from modelmedic.data import load_dataset
 from modelmedic.errors import ModelNotFoundError
 from modelmedic.secrets import masked, masked_text
 from modelmedic.service.app import create_app
@@ -21,6 +24,7 @@ from modelmedic.service.loading import open_store
 from modelmedic.service.log_migrations import current_version
 from modelmedic.service.predictor import load_served_model
 from modelmedic.service.schemas import FEATURE_NAMES, service_schema
+from modelmedic.training import data_source_label, train_and_register
 
 logger = logging.getLogger("modelmedic.service")
 
@@ -58,7 +62,6 @@ def preflight(settings: Settings, *, train_if_missing: bool = False) -> Prefligh
         ModelNotFoundError: when there is no model (and ``train_if_missing`` is false).
         DataError, TrackingError: when training was needed and failed.
     """
-    from modelmedic import tracking
 
     store = open_store(settings)
     store.close()
@@ -89,7 +92,6 @@ def check(settings: Settings) -> PreflightReport:
         ModelNotFoundError: when there is no model (or no MLflow store holding one).
         TrackingError: when the MLflow tracking store does not answer.
     """
-    from modelmedic import tracking
 
     if not settings.model_uri:
         tracking.champion(settings, create=False)  # the store and its champion exist
@@ -107,6 +109,7 @@ def existing_log_version(url: str) -> int:
     Raises:
         PredictionStoreError: when the database or its log does not exist or cannot be read.
     """
+    # lazy: SQLAlchemy only when a database is opened
     from sqlalchemy import create_engine
     from sqlalchemy.engine import make_url
 
@@ -154,9 +157,6 @@ def train_champion(settings: Settings) -> tuple[str, str]:
         DataError: when the bike data cannot be obtained.
         TrackingError: when the MLflow store refuses.
     """
-    from modelmedic import tracking
-    from modelmedic.data import load_dataset
-    from modelmedic.training import data_source_label, train_and_register
 
     logger.warning("no model to serve: training one on the reference period")
     frame, schema = load_dataset(None, service_schema(), settings, progress=False)
@@ -179,8 +179,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Serve with uvicorn until interrupted (``workers`` processes; 1 runs in this one)."""
-    import os
 
+    # lazy: the web stack only in the service
     import uvicorn
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

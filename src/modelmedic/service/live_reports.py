@@ -17,10 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings
+from modelmedic.data import load_dataset
+from modelmedic.drift import DriftOptions, get_engine
 from modelmedic.monitor.results import MonitorConfig
 from modelmedic.schema import DatasetSchema
 from modelmedic.secrets import masked
+from modelmedic.service.log_aggregates import Window, count_rows, error_metrics, model_versions, window_stats
 from modelmedic.service.log_schema import naive_utc
+from modelmedic.windows import select_period
 
 if TYPE_CHECKING:
     from modelmedic.drift import DriftEngine
@@ -50,7 +54,6 @@ class LiveReference:
 def drift_options(schema: DatasetSchema) -> Any:
     """The drift options of the live traffic: every feature of ``schema``, tested as
     ``modelmedic monitor`` tests them by default (:class:`~modelmedic.monitor.MonitorConfig`)."""
-    from modelmedic.drift import DriftOptions
 
     return DriftOptions.from_schema(schema, LIVE_CONFIG.tests)
 
@@ -61,7 +64,6 @@ def load_reference(settings: Settings, served: ServedModel, schema: DatasetSchem
     Returns:
         A :class:`LiveReference`; its ``problem`` says why drift is unavailable, if it is.
     """
-    from modelmedic.drift import get_engine
 
     options = drift_options(schema)
     profiled = _from_profile(served, options, settings, schema.target)
@@ -70,9 +72,6 @@ def load_reference(settings: Settings, served: ServedModel, schema: DatasetSchem
     start = served.info.get("training_start") or settings.reference_start
     end = served.info.get("training_end") or settings.reference_end
     try:
-        from modelmedic.data import load_dataset
-        from modelmedic.windows import select_period
-
         frame, _ = load_dataset(None, schema, settings, progress=False)
         period = select_period(frame, start, end)
         engine = get_engine(str(LIVE_CONFIG.engine), options).fit(period)
@@ -86,6 +85,7 @@ def load_reference(settings: Settings, served: ServedModel, schema: DatasetSchem
 def _from_profile(served: ServedModel, options: Any, settings: Settings, target: str) -> LiveReference | None:
     """The engine built from the training run's saved reference profile, if there is one."""
     try:
+        # lazy: optional, guarded by ImportError
         from modelmedic.drift.fast import FastEngine
         from modelmedic.drift.profile import load_profile_for_model
         from modelmedic.drift.stats import NumericStats
@@ -124,7 +124,6 @@ def drift_report(
     Raises:
         PredictionStoreError: when the log cannot be read.
     """
-    from modelmedic.service.log_aggregates import Window, window_stats
 
     base = {"since": since, "rows": 0, "engine": SERVICE_DRIFT_ENGINE, "reference": reference.description}
     empty = {"dataset": {"columns": 0, "drifted_columns": 0, "share": None, "drifted": None}, "columns": {}}
@@ -149,7 +148,6 @@ def performance_report(store: PredictionStore, since: dt.datetime | None) -> dic
     Raises:
         PredictionStoreError: when the log cannot be read.
     """
-    from modelmedic.service.log_aggregates import Window, count_rows, error_metrics, model_versions
 
     window = Window(naive_utc(since))
     with store.reading() as conn:

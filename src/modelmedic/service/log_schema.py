@@ -47,6 +47,7 @@ class LogTables:
 
 def define_tables(feature_types: Mapping[str, type], schema: DatasetSchema) -> LogTables:
     """The log's tables for features of ``feature_types`` (name to ``int`` or ``float``)."""
+    # lazy: SQLAlchemy only when a database is opened
     from sqlalchemy import Column, DateTime, Float, Index, Integer, MetaData, String, Table
 
     metadata = MetaData()

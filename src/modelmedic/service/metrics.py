@@ -24,12 +24,14 @@ class ServiceMetrics:
     """The service's Prometheus collectors."""
 
     def __init__(self) -> None:
+        # lazy: metrics only in the service
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
         multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         self.registry = CollectorRegistry(auto_describe=True)
         register = None if multiprocess else self.registry
         if multiprocess:
+            # lazy: metrics only in the service
             from prometheus_client import multiprocess as mp
 
             mp.MultiProcessCollector(self.registry)
@@ -92,6 +94,7 @@ class ServiceMetrics:
 
     def render(self) -> bytes:
         """The Prometheus text exposition of every collector."""
+        # lazy: metrics only in the service
         from prometheus_client import generate_latest
 
         return generate_latest(self.registry)

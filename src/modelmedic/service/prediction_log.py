@@ -23,10 +23,14 @@ what ``modelmedic monitor`` reads; ``/monitoring/*`` read database aggregates in
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import bindparam, func, inspect, select, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from modelmedic.schema import DatasetSchema, builtin_schema
 from modelmedic.service.database import (
@@ -42,6 +46,7 @@ from modelmedic.service.database import (
 from modelmedic.service.log_frame import log_columns, log_frame
 from modelmedic.service.log_migrations import upgrade
 from modelmedic.service.log_schema import TABLE, define_tables, naive_utc
+from modelmedic.service.schemas import feature_column_types
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -80,7 +85,6 @@ class PredictionStore:
         schema: DatasetSchema | None = None,
         timeouts: Timeouts | None = None,
     ) -> None:
-        from modelmedic.service.schemas import feature_column_types
 
         self.url = normalize_database_url(url, Path.cwd())
         self.feature_types = dict(feature_types or feature_column_types())
@@ -118,7 +122,6 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the database cannot be reached or refuses.
         """
-        from sqlalchemy.exc import SQLAlchemyError
 
         try:
             with self.engine.begin() as conn:
@@ -162,7 +165,6 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the database cannot be read.
         """
-        from sqlalchemy.exc import SQLAlchemyError
 
         try:
             with self.read_engine.connect() as conn:
@@ -181,9 +183,6 @@ class PredictionStore:
             PredictionStoreTimeout: when the deadline passed before the commit (rolled back).
             PredictionStoreError: when the write fails (rolled back).
         """
-        import time
-
-        from sqlalchemy.exc import SQLAlchemyError
 
         def expired() -> bool:
             return deadline is not None and time.monotonic() >= deadline
@@ -297,7 +296,6 @@ class PredictionStore:
             PredictionStoreTimeout: when the deadline passed first (nothing stored).
             PredictionStoreError: when the write fails.
         """
-        from sqlalchemy import bindparam, select, update
 
         if not labels:
             return LabelOutcome(0, [], [])
@@ -334,14 +332,12 @@ class PredictionStore:
 
     def count(self) -> int:
         """Number of predictions in the log."""
-        from sqlalchemy import func, select
 
         with self.reading() as conn:
             return int(conn.execute(select(func.count()).select_from(self.table)).scalar() or 0)
 
     def ids(self) -> set[str]:
         """Every prediction id in the log."""
-        from sqlalchemy import select
 
         with self.reading() as conn:
             return set(conn.execute(select(self.table.c.id)).scalars())
@@ -357,7 +353,6 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the database cannot be read.
         """
-        from sqlalchemy import select
 
         t = self.table
         columns = log_columns(self.feature_types)
@@ -381,7 +376,6 @@ def read_prediction_log(
     Raises:
         PredictionStoreError: when the database cannot be reached or holds no log.
     """
-    from sqlalchemy import inspect
 
     store = PredictionStore(database_url, timeouts=Timeouts(read=None))  # a batch job: reads unbounded
     try:

@@ -12,15 +12,18 @@ one). Any other pipeline shape falls back to ``Pipeline.predict`` on a DataFrame
 from __future__ import annotations
 
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from modelmedic import tracking
 from modelmedic.config import Settings
 from modelmedic.errors import ModelNotFoundError, ModelRejectedError
 from modelmedic.schema import DatasetSchema
+from modelmedic.service.schemas import EXAMPLE_INSTANCE
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -71,6 +74,7 @@ def compile_predictor(model: Any, schema: DatasetSchema, columns: Sequence[str])
     integer = set(schema.categorical) | {c for c in schema.numerical if c in {"hr", "weekday", "mnth"}}
 
     def predict_frame(matrix: np.ndarray) -> np.ndarray:
+        # lazy: pandas costs ~0.4 s to import
         import pandas as pd
 
         frame = pd.DataFrame(matrix[:, order], columns=schema.features)
@@ -95,6 +99,7 @@ def _compile_pipeline(model: Any, schema: DatasetSchema) -> MatrixPredictor | No
 
     Returns ``None`` for any other shape (then the generic path is used).
     """
+    # lazy: scikit-learn costs ~0.5 s to import
     from sklearn.compose import ColumnTransformer
     from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
     from sklearn.pipeline import Pipeline
@@ -152,7 +157,6 @@ def _ordinal(values: np.ndarray, categories: list[np.ndarray], unknown: float) -
 
 def _describe(uri: str, settings: Settings) -> tuple[str, str | None, dict[str, Any]]:
     """``(version, run_id, info)`` of the model at ``uri``, read from MLflow (best effort)."""
-    from modelmedic import tracking
 
     version, run_id = "", None
     try:
@@ -191,7 +195,6 @@ def _describe(uri: str, settings: Settings) -> tuple[str, str | None, dict[str, 
 def followed_alias(settings: Settings) -> RegistryRef | None:
     """The registry alias the service follows (the champion unless ``model_uri`` pins another
     source); ``None`` when ``MODELMEDIC_MODEL_URI`` names a fixed version, run or path."""
-    from modelmedic import tracking
 
     ref = tracking.registry_ref(settings.model_uri or f"models:/{settings.model_name}@{tracking.CHAMPION}")
     return ref if ref is not None and ref.alias else None
@@ -204,7 +207,6 @@ def alias_version(settings: Settings, ref: RegistryRef) -> str:
         ModelNotFoundError: when the alias names no version; the message names ``modelmedic train``.
         TrackingError: when the store cannot be reached.
     """
-    from modelmedic import tracking
 
     if ref.alias == tracking.CHAMPION and ref.name == settings.model_name:
         return tracking.champion(settings)[1]
@@ -233,9 +235,6 @@ def load_served_model(
         UntrustedModelError: when the model is stored in a format whose loader can run code.
         ModelRejectedError: when the model cannot predict its example (it is not served).
     """
-    import os
-
-    from modelmedic import tracking
 
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in server logs
     alias = followed_alias(settings)
@@ -266,7 +265,6 @@ def load_served_model(
 def proof_matrix(example: pd.DataFrame | None, columns: Sequence[str]) -> np.ndarray:
     """The rows a new model must predict before it serves: its saved input example, or the
     service's example instance when the example is missing or lacks a column."""
-    from modelmedic.service.schemas import EXAMPLE_INSTANCE
 
     if example is not None and len(example) and all(c in example.columns for c in columns):
         try:

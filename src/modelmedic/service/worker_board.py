@@ -8,6 +8,7 @@ forgets a worker that exited (:func:`forget_worker`).
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 from pathlib import Path
@@ -39,7 +40,6 @@ class WorkerBoard:
 
     def raise_generation(self, version: str) -> int:
         """Ask every worker to serve ``version``; returns the new generation."""
-        import fcntl
 
         with open(self.folder / "generation.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)

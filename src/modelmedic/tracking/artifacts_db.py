@@ -29,6 +29,7 @@ import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 from mlflow.entities import FileInfo
 from mlflow.exceptions import MlflowException
@@ -64,7 +65,6 @@ def experiment_location(experiment: str) -> str:
         >>> experiment_location("bike-demand")
         'modelmedic-db:/bike-demand'
     """
-    from urllib.parse import quote
 
     return f"{SCHEME}:/{quote(experiment, safe='')}"
 
@@ -107,6 +107,7 @@ def _engine(url: str) -> Engine:
     """One engine per database and process, keeping no connection open between uses:
     artifacts are read when a model loads, rarely, and an idle pooled connection would be
     inherited by forked workers and count against the database's connection limit."""
+    # lazy: SQLAlchemy only when a database is opened
     from sqlalchemy import create_engine
     from sqlalchemy.pool import NullPool
 
@@ -121,6 +122,7 @@ def _engine(url: str) -> Engine:
 @lru_cache(maxsize=1)
 def artifacts_table() -> Table:
     """The ``modelmedic_artifacts`` table: one row per file chunk, ``(path, chunk)`` unique."""
+    # lazy: SQLAlchemy only when a database is opened
     from sqlalchemy import Column, Integer, LargeBinary, MetaData, String, Table
 
     return Table(
@@ -133,6 +135,7 @@ def artifacts_table() -> Table:
 
 
 def _table_exists(engine: Engine, url: str, *, cached: bool = True) -> bool:
+    # lazy: SQLAlchemy only when a database is opened
     from sqlalchemy import inspect as sql_inspect
 
     if cached and url in _TABLES_READY:
@@ -145,6 +148,7 @@ def _table_exists(engine: Engine, url: str, *, cached: bool = True) -> bool:
 
 def _create_table(engine: Engine, url: str) -> None:
     """Create the table unless it exists; another process winning the race to it is fine."""
+    # lazy: SQLAlchemy only when a database is opened
     from sqlalchemy.exc import DBAPIError
 
     if _table_exists(engine, url):
@@ -221,6 +225,7 @@ class DatabaseArtifactRepository(ArtifactRepository):
     # -- reads ---------------------------------------------------------------------------
     def _sizes_under(self, key: str) -> Iterator[tuple[str, int]]:
         """``(path, size)`` of every file whose path starts with ``key/``."""
+        # lazy: SQLAlchemy only when a database is opened
         from sqlalchemy import func, select
 
         table = artifacts_table()
@@ -253,6 +258,7 @@ class DatabaseArtifactRepository(ArtifactRepository):
         Raises:
             MlflowException: ``RESOURCE_DOES_NOT_EXIST`` when no such file is stored.
         """
+        # lazy: SQLAlchemy only when a database is opened
         from sqlalchemy import select
 
         table = artifacts_table()

@@ -7,6 +7,7 @@ type, a pickle, or a loader bringing its own code is refused unless the user opt
 
 from __future__ import annotations
 
+import tempfile
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -172,7 +173,6 @@ def load_trusted_model(model_uri: str, settings: Settings | None = None, *, crea
         UntrustedModelError: when the model's format or types are not trusted.
         TrackingError: when the store does not answer.
     """
-    import tempfile
 
     # lazy: MLflow's artifact download and model metadata, only where models are loaded
     import mlflow.artifacts

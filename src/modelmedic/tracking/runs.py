@@ -7,6 +7,7 @@ magnitude slower, over HTTP even more).
 
 from __future__ import annotations
 
+import math
 import re
 import time
 import warnings
@@ -146,7 +147,6 @@ def log_series(
     Raises:
         TrackingError: when the store does not answer or refuses.
     """
-    import math
 
     # lazy: MLflow's entities, with the client that sends them
     from mlflow.entities import Metric, Param, RunTag

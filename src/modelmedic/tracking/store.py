@@ -13,6 +13,7 @@ import functools
 import os
 import re
 import socket
+import sqlite3
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
@@ -90,7 +91,6 @@ def _write_ahead_log(database: Path) -> None:
     journal's several) and ``modelmedic ui`` can read while a job writes. Only the store
     modelmedic creates in its home folder is changed; a store the user names is left as is.
     """
-    import sqlite3
 
     key = str(database.resolve())
     if key in _WAL_DONE:
@@ -123,6 +123,7 @@ def prepare_store(settings: Settings | None = None) -> bool:
     from mlflow.store.db import utils as db_utils
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
+    # lazy: modelmedic.tracking.artifacts_db imports mlflow
     from modelmedic.tracking.artifacts_db import experiment_location
 
     settings = settings or get_settings()
@@ -258,6 +259,7 @@ def require_database_answers(settings: Settings) -> None:
     uri = settings.resolved_tracking_uri
     if uri in _ANSWERED or not uri.startswith(_SERVER_DATABASES):
         return
+    # lazy: SQLAlchemy only when a database is opened
     from sqlalchemy import create_engine
 
     engine = None
