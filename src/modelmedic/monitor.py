@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelmedic.config import Settings, get_settings
 from modelmedic.drift.base import DriftOptions, DriftResult, stattest
+from modelmedic.drift.spark.checks import WindowChecks, WindowMeasures
 from modelmedic.errors import ConfigError, DataError
 from modelmedic.estimation import ESTIMATE_COLUMN, add_loss_estimates
 from modelmedic.monitor_results import INSUFFICIENT, OK, MonitorResult, WindowResult, verdict
@@ -232,9 +233,11 @@ def assess(
     min_rows: int = MIN_ROWS,
     top_segments: int = 3,
     max_error_ratio: float = 1.5,
+    measured: WindowMeasures | None = None,
 ) -> WindowResult:
     """Everything about one window: its quality, and with ``drift`` (``None``: too few rows)
-    the feature/target/prediction drift, the performance and the worst segments."""
+    the feature/target/prediction drift, the performance and the worst segments; the
+    quality, labelled rows and error come from ``measured`` when the engine measured them."""
     import numpy as np
 
     from modelmedic.performance import (
@@ -247,14 +250,15 @@ def assess(
     schema = base.schema
     labelled = current.loc[current[schema.target].notna()] if base.labelled else current.iloc[:0]
     status = OK if drift is not None else INSUFFICIENT
-    result = WindowResult(window, len(current), len(labelled), status, base.profile.check(current))
+    quality = measured.quality if measured else base.profile.check(current)
+    result = WindowResult(window, len(current), measured.labelled if measured else len(labelled), status, quality)
     if drift is not None:
         result.drift = replace(drift, columns={c: drift.columns[c] for c in schema.features})
         result.target_drift = drift.columns.get(schema.target) if base.labelled else None
         result.prediction_drift = drift.columns.get(schema.prediction)
-        if len(labelled) >= min_rows:
+        if result.labelled >= min_rows:
             actual, predicted = labelled[schema.target], labelled[schema.prediction]
-            result.performance = regression_metrics(actual, predicted)
+            result.performance = dict(measured.performance) if measured else regression_metrics(actual, predicted)
             result.performance["mae_ratio"] = error_ratio(result.performance, base.error)
             errors = segment_errors(actual, predicted, labelled[base.segments])
             result.segments = worst_segments(errors, base.segment_errors, top_segments)
@@ -389,7 +393,8 @@ def run(
 
     # each window's performance, quality and segments are computed where its drift is
     finish = partial(assess, base=base, min_rows=min_rows, top_segments=top_segments, max_error_ratio=max_error_ratio)
-    with WindowDrift(engine, job_options, base.reference[columns], workers, finish) as drift:
+    checks = WindowChecks(base.profile, schema.target if base.labelled else None, schema.prediction)
+    with WindowDrift(engine, job_options, base.reference[columns], workers, finish, checks) as drift:
         mark = time.perf_counter()
         with progress_tasks(progress) as task:
             tick = task(f"drift ({engine})", len(enough))

@@ -5,7 +5,8 @@ or per category) reaches the driver.
 Every query groups by a window id column (:data:`WINDOW`), so all windows of a job are
 measured by the same few Spark jobs, whatever their number:
 
-- :func:`window_counts`: rows and non-missing values per window.
+- :func:`window_counts`: rows and non-missing values per window (and the monitor's
+  quality and error sums, :mod:`~modelmedic.drift.spark.checks`).
 - :func:`numeric_aggregates`: for numerical columns, the window's distinct values and
   counts (``GROUP BY window, column, value``) merged with the reference's, sorted by value
   within each window x column, with running counts (window functions): the K-S gaps, the
@@ -93,16 +94,19 @@ def window_index(timestamp: str, windows: Sequence[Window]) -> Column:
     return F.lit(None).cast("long") if index is None else index
 
 
-def window_counts(data: DataFrame, columns: Sequence[str]) -> dict[int, tuple[int, dict[str, int]]]:
-    """``{window: (rows, {column: non-null values})}``, one small row per window.
+def window_counts(
+    data: DataFrame, columns: Sequence[str], extra: Sequence[Column] = ()
+) -> dict[int, tuple[int, dict[str, int], Any]]:
+    """``{window: (rows, {column: non-null values}, row)}``, one small row per window; ``row``
+    also holds the ``extra`` aggregates (aliased) computed in the same job.
 
     Raises:
         pyspark errors: when ``data`` lacks :data:`WINDOW` or a column.
     """
     F = _functions()
     counts = [F.count(F.col(c)).alias(f"n{i}") for i, c in enumerate(columns)]
-    rows = data.groupBy(WINDOW).agg(F.count(F.lit(1)).alias("rows"), *counts).collect()
-    return {int(r[WINDOW]): (int(r["rows"]), {c: int(r[f"n{i}"]) for i, c in enumerate(columns)}) for r in rows}
+    rows = data.groupBy(WINDOW).agg(F.count(F.lit(1)).alias("rows"), *counts, *extra).collect()
+    return {int(r[WINDOW]): (int(r["rows"]), {c: int(r[f"n{i}"]) for i, c in enumerate(columns)}, r) for r in rows}
 
 
 def distinct_values(data: DataFrame, columns: Sequence[str]) -> DataFrame:
