@@ -250,12 +250,18 @@ class SparkEngine(DriftEngine):
         numeric, problems = self._numeric_columns(data)
         tested = [c for c in numeric if isinstance(profile.columns[c], NumericStats)]
         aggregates = {}
-        if tested and ids:
-            reference = {c: (profile.columns[c].values, profile.columns[c].counts) for c in tested}
+        measured = [c for c in tested if profile.columns[c].nunique]
+        # without reference values a column is untested, but its distinct values choose the test
+        unions = {}
+        if len(measured) < len(tested) and ids:
+            unions = queries.distinct_counts(data, [c for c in tested if c not in measured])
+        if measured and ids:
+            reference = {c: (profile.columns[c].values, profile.columns[c].counts) for c in measured}
             gather = {
-                c: gather_limit(self.options.column_stattest(c), profile.columns[c], self.gather_limit) for c in tested
+                c: gather_limit(self.options.column_stattest(c), profile.columns[c], self.gather_limit)
+                for c in measured
             }
-            aggregates = queries.numeric_aggregates(data, tested, reference, ids, gather)
+            aggregates = queries.numeric_aggregates(data, measured, reference, ids, gather)
         categorical = [*self.options.categorical, *(checks.profile.categories if checks else [])]
         categories = queries.category_counts(data, list(dict.fromkeys(categorical)))
 
@@ -263,7 +269,7 @@ class SparkEngine(DriftEngine):
             if c in problems:
                 return problems[c]
             rows, non_null, _ = counts.get(w, (0, {}, None))
-            agg = aggregates.get((w, c)) or _empty_aggregate()
+            agg = aggregates.get((w, c)) or _empty_aggregate(profile.columns[c].nunique + unions.get((w, c), 0))
             return WindowColumn(agg, types[c] in _INTEGRAL and non_null.get(c, 0) == rows)
 
         histograms = self._histograms(data, ids, tested, window_column)
@@ -366,6 +372,7 @@ def _int_array(values: list[int]) -> np.ndarray:
     return np.array(values, dtype=np.int64)
 
 
-def _empty_aggregate() -> queries.NumericAggregate:
+def _empty_aggregate(reference_values: int) -> queries.NumericAggregate:
+    """A window without usable values: the distinct values are the reference's."""
     nan = float("nan")
-    return queries.NumericAggregate(0, 0, 0, nan, nan, nan, nan, 0.0, None)
+    return queries.NumericAggregate(0, 0, reference_values, nan, nan, nan, nan, 0.0, None)
