@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import ExitStack
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,13 +30,15 @@ pytestmark = pytest.mark.spark
 runner = CliRunner()
 # small enough that collecting a window's rows fails, large enough for every summary
 MAX_RESULT = "1m"
+# the PostgreSQL JDBC driver of Debian's libpostgresql-jdbc-java (on the session's class path when installed)
+POSTGRESQL_JDBC = Path("/usr/share/java/postgresql.jar")
 
 
 @pytest.fixture(scope="module")
 def spark():
     from pyspark.sql import SparkSession
 
-    session = (
+    builder = (
         SparkSession.builder.master("local[2]")
         .appName("modelmedic-tests")
         .config("spark.sql.shuffle.partitions", "4")
@@ -44,8 +48,10 @@ def spark():
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.maxResultSize", MAX_RESULT)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
     )
+    if POSTGRESQL_JDBC.exists():
+        builder = builder.config("spark.jars", str(POSTGRESQL_JDBC))
+    session = builder.getOrCreate()
     yield session
     session.stop()
 
@@ -262,14 +268,50 @@ def test_cli_drift_reads_parquet_folders_with_the_spark_engine(spark, bike, tmp_
         assert found["drifted"] == fast_json["columns"][column]["drifted"]
 
 
+def _same_drift_as_fast(spark, table, reference: pd.DataFrame, current: pd.DataFrame) -> None:
+    options = DriftOptions(numerical=("temp", "hum", "cnt"), categorical=("season",))
+    fast, engine = both(options, reference, spark)
+    found = engine.calculate(table)
+    assert found.current_rows == len(current)
+    assert_same_results(found, fast.calculate(current))
+
+
 def test_a_table_name_is_a_source(spark, bike) -> None:
     from modelmedic.drift.spark.sources import infer_spark_columns, read_source
 
-    spark.createDataFrame(bike[["temp", "cnt"]].reset_index()).createOrReplaceTempView("predictions")
+    columns = ["temp", "hum", "cnt", "season"]
+    reference, current = bike.loc[:"2011-01-28", columns], bike.loc["2011-03-01":"2011-03-31", columns]
+    current = current.astype({"season": int})
+    spark.createDataFrame(current.reset_index(drop=True)).createOrReplaceTempView("predictions")
     table = read_source(spark, "predictions")
-    assert infer_spark_columns(table) == (["temp", "cnt"], [])
+    assert infer_spark_columns(table) == (["temp", "hum", "cnt", "season"], [])
+    _same_drift_as_fast(spark, table, reference.astype({"season": int}), current)
     with pytest.raises(DataError, match="Spark cannot read no_such_table"):
         read_source(spark, "no_such_table")
+
+
+def test_a_postgresql_table_is_a_source_through_jdbc(spark, bike) -> None:
+    from sqlalchemy import create_engine
+
+    from databases import fresh_database
+    from modelmedic.drift.spark.sources import read_source
+
+    if not POSTGRESQL_JDBC.exists():
+        pytest.skip("the PostgreSQL JDBC driver is not installed (Debian: libpostgresql-jdbc-java)")
+    columns = ["temp", "hum", "cnt", "season"]
+    reference = bike.loc[:"2011-01-28", columns].astype({"season": int})
+    current = bike.loc["2011-03-01":"2011-03-31", columns].astype({"season": int})
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_database("modelmedic_spark"))
+        except LookupError as exc:
+            pytest.skip(str(exc))
+        store = create_engine(url.replace("postgres://", "postgresql+psycopg://", 1))
+        current.reset_index(drop=True).to_sql("predictions", store, index=False)
+        store.dispose()
+        role, place = url.removeprefix("postgres://").split("@", 1)
+        table = read_source(spark, f"jdbc:postgresql://{place}?user={role}#predictions")
+        _same_drift_as_fast(spark, table, reference, current)
 
 
 def test_bad_requests_fail_clearly(spark) -> None:
