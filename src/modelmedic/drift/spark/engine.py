@@ -261,7 +261,7 @@ class SparkEngine(DriftEngine):
                 c: gather_limit(self.options.column_stattest(c), profile.columns[c], self.gather_limit)
                 for c in measured
             }
-            aggregates = queries.numeric_aggregates(data, measured, reference, ids, gather)
+            aggregates = queries.numeric_aggregates(data, measured, reference, gather)
         categorical = [*self.options.categorical, *(checks.profile.categories if checks else [])]
         categories = queries.category_counts(data, list(dict.fromkeys(categorical)))
 

@@ -8,8 +8,9 @@ measured by the same few Spark jobs, whatever their number:
 - :func:`window_counts`: rows and non-missing values per window (and the monitor's
   quality and error sums, :mod:`~modelmedic.drift.spark.checks`).
 - :func:`numeric_aggregates`: for numerical columns, the window's distinct values and
-  counts (``GROUP BY window, column, value``) merged with the reference's, sorted by value
-  within each window x column, with running counts (window functions): the K-S gaps, the
+  counts (``GROUP BY window, column, value``), placed in the reference's CDF by binary
+  search (a broadcast lookup, never a per-window copy of the reference) and sorted within
+  each window x column with running counts (window functions): the K-S gaps, the
   Wasserstein integral, the number of distinct values of both sides, min and max.
 - :func:`histogram_counts`: counts on given bin edges per window x column.
 - :func:`category_counts`: counts per category per window x column.
@@ -129,7 +130,6 @@ def numeric_aggregates(
     data: DataFrame,
     columns: Sequence[str],
     reference: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    windows: Sequence[int],
     gather: Mapping[str, int],
 ) -> dict[tuple[int, str], NumericAggregate]:
     """Measure the gaps between each window's CDF and the reference's.
@@ -148,7 +148,6 @@ def numeric_aggregates(
         columns: Numerical columns (Spark numbers).
         reference: ``{column: (sorted distinct values, counts)}`` of the reference (at least
             one value each; shipped to the executors once).
-        windows: The window ids to measure (unused: every window found is measured).
         gather: ``{column: n}``: return the window's distinct values when at most ``n``.
 
     Returns:
@@ -158,7 +157,6 @@ def numeric_aggregates(
     from pyspark.sql import Window  # heavy, optional (see _functions)
 
     F = _functions()
-    del windows
     tables = [_ReferenceCdf(*reference[c]) for c in columns]
     n_ref = [t.n for t in tables]
     lookup = data.sparkSession.createDataFrame(_lookup_table(tables), _LOOKUP_SCHEMA)
