@@ -106,10 +106,10 @@ def test_the_bike_data_searches_the_weather_and_the_calendar():
 
 def test_every_spec_on_the_front_round_trips_and_retrain_decides_with_it():
     """The front's specs parse to themselves and decide on a boundary view as `retrain` does."""
-    from modelmedic.backtest.store import DriftCache
-    from modelmedic.backtest.strategies import Deployment, Strategy, boundary_view
-
     from modelmedic.model import build_model, fit, predict
+    from modelmedic.retraining.drift_cache import DriftCache
+    from modelmedic.retraining.strategies import Strategy
+    from modelmedic.retraining.triggers import Deployment, boundary_view
 
     frame = noisy(weeks=10)
     bank = ModelBank(frame, SCHEMA, config(), ("expanding", "sliding:2W"), None).build()
@@ -188,7 +188,7 @@ def test_the_vectorised_cusum_is_the_recursion():
 
 def test_retrain_applies_patience_and_feature_subsets(settings, trained, bike, bike_schema):
     """`modelmedic retrain -s` takes the new parameters of the searched families (dry runs)."""
-    from modelmedic.retrain import retrain
+    from modelmedic.retraining.decision import retrain
 
     specs = {
         "performance:1.5,2+sliding:26W": "of the last 2 windows",

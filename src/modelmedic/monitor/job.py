@@ -16,6 +16,7 @@ from modelmedic import tracking
 from modelmedic.concurrency import Aside
 from modelmedic.config import Settings, get_settings
 from modelmedic.drift.base import DriftResult
+from modelmedic.drift.spark.checks import WindowChecks, WindowMeasures
 from modelmedic.errors import DataError
 from modelmedic.estimation import ESTIMATE_COLUMN, add_loss_estimates
 from modelmedic.extras import require_installed
@@ -140,23 +141,26 @@ def assess(
     min_rows: int = MIN_ROWS,
     top_segments: int = 3,
     max_error_ratio: float = 1.5,
+    measured: WindowMeasures | None = None,
 ) -> WindowResult:
     """Everything about one window: its quality, and with ``drift`` (``None``: too few rows)
-    the feature/target/prediction drift, the performance and the worst segments."""
+    the feature/target/prediction drift, the performance and the worst segments; the
+    quality, labelled rows and error come from ``measured`` when the engine measured them."""
     # lazy: numpy only where arrays are computed
     import numpy as np
 
     schema = base.schema
     labelled = current.loc[current[schema.target].notna()] if base.labelled else current.iloc[:0]
     status = OK if drift is not None else INSUFFICIENT
-    result = WindowResult(window, len(current), len(labelled), status, base.profile.check(current))
+    quality = measured.quality if measured else base.profile.check(current)
+    result = WindowResult(window, len(current), measured.labelled if measured else len(labelled), status, quality)
     if drift is not None:
         result.drift = replace(drift, columns={c: drift.columns[c] for c in schema.features})
         result.target_drift = drift.columns.get(schema.target) if base.labelled else None
         result.prediction_drift = drift.columns.get(schema.prediction)
-        if len(labelled) >= min_rows:
+        if result.labelled >= min_rows:
             actual, predicted = labelled[schema.target], labelled[schema.prediction]
-            result.performance = regression_metrics(actual, predicted)
+            result.performance = dict(measured.performance) if measured else regression_metrics(actual, predicted)
             result.performance["mae_ratio"] = error_ratio(result.performance, base.error)
             errors = segment_errors(actual, predicted, labelled[base.segments])
             result.segments = worst_segments(errors, base.segment_errors, top_segments)
@@ -295,7 +299,8 @@ def _measure(
         assess, base=base, min_rows=config.min_rows, top_segments=config.top_segments,
         max_error_ratio=config.max_error_ratio,
     )  # fmt: skip
-    with WindowDrift(engine, job_options, base.reference[columns], workers, finish) as drift:
+    checks = WindowChecks(base.profile, schema.target if base.labelled else None, schema.prediction)
+    with WindowDrift(engine, job_options, base.reference[columns], workers, finish, checks) as drift:
         mark = time.perf_counter()
         with progress_tasks(progress) as task:
             tick = task(f"drift ({engine})", len(enough))

@@ -19,12 +19,14 @@ from typing import TYPE_CHECKING, Any
 
 from modelmedic.concurrency import can_fork
 from modelmedic.drift import get_engine
-from modelmedic.drift.base import DriftOptions, DriftResult
+from modelmedic.drift.base import DriftOptions
 from modelmedic.drift.evidently_engine import render_html
 from modelmedic.errors import DriftError
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from modelmedic.drift.spark.checks import WindowChecks
 
 # the state of a worker process, set by its initializer
 _WORKER: dict[str, Any] = {}
@@ -82,6 +84,9 @@ class WindowDrift:
         finish: ``finish(key, current, drift)`` run on each window's drift where it was
             computed, its value returned instead of the drift (see :meth:`calculate`); it
             must pickle where worker processes cannot be forked.
+        checks: What the ``spark`` engine also measures in each window, in the same jobs
+            (quality, error); ``finish`` then gets them as ``measured=``. Other engines
+            ignore it.
 
     The engine is fitted on ``reference`` at once. Use the object as a context manager:
     leaving the block stops the workers. Progress callbacks must not start threads (the
@@ -98,7 +103,8 @@ class WindowDrift:
         options: DriftOptions,
         reference: pd.DataFrame,
         workers: int,
-        finish: Callable[[Any, pd.DataFrame, DriftResult], Any] | None = None,
+        finish: Callable[..., Any] | None = None,
+        checks: WindowChecks | None = None,
     ) -> None:
 
         # fitted here, once: forked workers inherit it (and its imports) for free
@@ -110,6 +116,7 @@ class WindowDrift:
             "finish": finish,
         }  # fmt: skip
         self._pool: Any = None
+        self.checks = checks
 
     def __enter__(self) -> WindowDrift:
         return self
@@ -167,11 +174,14 @@ class WindowDrift:
         keys = keys if keys is not None else [None] * len(currents)
         engine = self._local["engine"]
         if engine.name == "spark":  # every window in the same few Spark jobs, then each finish here
-            drifts = engine.calculate_frames(currents)
+            found = engine.check_frames(currents, self.checks)
             finish = self._local["finish"]
             out = []
-            for current, key, drift in zip(currents, keys, drifts, strict=True):
-                out.append(drift if finish is None else finish(key, current, drift))
+            for current, key, (drift, measured) in zip(currents, keys, found, strict=True):
+                if finish is None:
+                    out.append(drift)
+                else:
+                    out.append(finish(key, current, drift, **({"measured": measured} if measured else {})))
                 if advance:
                     advance()
             return out

@@ -17,9 +17,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from modelmedic.drift.base import ColumnDrift, DriftEngine, DriftOptions, DriftResult, register_engine
+from modelmedic.config import get_settings
+from modelmedic.drift.base import ColumnDrift, DriftEngine, DriftOptions, DriftResult, register_engine, require_columns
 from modelmedic.drift.fast import FastEngine, column_drift
 from modelmedic.drift.spark import queries
+from modelmedic.drift.spark.checks import WindowChecks, WindowMeasures, check_aggregates, window_measures
 from modelmedic.drift.spark.scoring import (
     SUPPORTED_TESTS,
     WindowColumn,
@@ -92,8 +94,6 @@ class SparkEngine(DriftEngine):
             ConfigError: when Spark cannot start.
         """
         if self._session is None:
-            from modelmedic.config import get_settings
-
             settings = get_settings()
             self._session = spark_session(settings.spark_master, settings.spark_conf)
         return self._session
@@ -127,12 +127,13 @@ class SparkEngine(DriftEngine):
 
     def _spark_stats(self, frame: DataFrame) -> StatsSource:
         """Summaries of a Spark reference: its distinct values per column, on the driver."""
+        # lazy: numpy only where arrays are computed
         import numpy as np
         from pyspark.sql import functions as F  # heavy, optional (the engine needs pyspark)
 
         self._require(frame, "reference")
         data = frame.withColumn(queries.WINDOW, F.lit(0).cast("long"))
-        rows, non_null = queries.window_counts(data, self.options.columns).get(0, (0, {}))
+        rows, non_null, _ = queries.window_counts(data, self.options.columns).get(0, (0, {}, None))
         numeric, problems = self._numeric_columns(frame)
         values: dict[str, list[tuple[float, int]]] = {}
         if numeric:
@@ -163,6 +164,7 @@ class SparkEngine(DriftEngine):
         Raises:
             DriftError: when not fitted or ``current`` lacks a column.
         """
+        # lazy: pyspark is an optional extra
         from pyspark.sql import functions as F  # heavy, optional (the engine needs pyspark)
 
         data = current if _is_spark_frame(current) else self.to_spark(current, "current data")
@@ -174,17 +176,29 @@ class SparkEngine(DriftEngine):
         Raises:
             DriftError: when not fitted or a frame lacks a column.
         """
+        return [drift for drift, _ in self.check_frames(frames)]
+
+    def check_frames(
+        self, frames: Sequence[pd.DataFrame], checks: WindowChecks | None = None
+    ) -> list[tuple[DriftResult, WindowMeasures | None]]:
+        """Drift of each pandas frame and, with ``checks``, its quality and error, all in the
+        same Spark jobs (one window each).
+
+        Raises:
+            DriftError: when not fitted or a frame lacks a column.
+        """
+        # lazy: pandas costs ~0.4 s to import
         import pandas as pd
 
         if not frames:
             return []
         for frame in frames:
             self._require_pandas(frame, "current data")
-        columns = self.options.columns
+        columns = list(dict.fromkeys([*self.options.columns, *(checks.columns if checks else [])]))
         tagged = [f[columns].assign(**{queries.WINDOW: i}) for i, f in enumerate(frames)]
-        data = self.to_spark(pd.concat(tagged, ignore_index=True), "current data")
-        results = self.calculate_windows(data, queries.WINDOW, windows=list(range(len(frames))))
-        return [results[i] for i in range(len(frames))]
+        data = self.to_spark(pd.concat(tagged, ignore_index=True), "current data", columns)
+        drifts, measures = self.check_windows(data, queries.WINDOW, checks, windows=list(range(len(frames))))
+        return [(drifts[i], measures.get(i)) for i in range(len(frames))]
 
     def calculate_windows(
         self, data: DataFrame, window: Column | str, windows: Sequence[int] | None = None
@@ -204,6 +218,26 @@ class SparkEngine(DriftEngine):
         Raises:
             DriftError: when not fitted or ``data`` lacks a column.
         """
+        return self.check_windows(data, window, None, windows)[0]
+
+    def check_windows(
+        self,
+        data: DataFrame,
+        window: Column | str,
+        checks: WindowChecks | None,
+        windows: Sequence[int] | None = None,
+    ) -> tuple[dict[int, DriftResult], dict[int, WindowMeasures]]:
+        """:meth:`calculate_windows`, and with ``checks`` each window's quality and error,
+        measured by the job that counts its rows.
+
+        Returns:
+            ``{window id: DriftResult}`` and ``{window id: WindowMeasures}`` (empty without
+            ``checks``).
+
+        Raises:
+            DriftError: when not fitted or ``data`` lacks a column.
+        """
+        # lazy: pyspark is an optional extra
         from pyspark.sql import functions as F  # heavy, optional (the engine needs pyspark)
 
         if self.reference is None or self.reference.profile is None:
@@ -211,30 +245,39 @@ class SparkEngine(DriftEngine):
         self._require(data, "current data")
         column = F.col(window) if isinstance(window, str) else window
         data = data.withColumn(queries.WINDOW, column.cast("long")).where(F.col(queries.WINDOW).isNotNull())
-        counts = queries.window_counts(data, self.options.columns)
+        types = dict(data.dtypes)
+        extra = check_aggregates(checks, types) if checks else []
+        counts = queries.window_counts(data, self.options.columns, extra)
         ids = sorted(counts) if windows is None else list(windows)
         profile = self.reference.profile
         numeric, problems = self._numeric_columns(data)
         tested = [c for c in numeric if isinstance(profile.columns[c], NumericStats)]
         aggregates = {}
-        if tested and ids:
-            reference = {c: (profile.columns[c].values, profile.columns[c].counts) for c in tested}
+        measured = [c for c in tested if profile.columns[c].nunique]
+        # without reference values a column is untested, but its distinct values choose the test
+        unions = {}
+        if len(measured) < len(tested) and ids:
+            unions = queries.distinct_counts(data, [c for c in tested if c not in measured])
+        if measured and ids:
+            reference = {c: (profile.columns[c].values, profile.columns[c].counts) for c in measured}
             gather = {
-                c: gather_limit(self.options.column_stattest(c), profile.columns[c], self.gather_limit) for c in tested
+                c: gather_limit(self.options.column_stattest(c), profile.columns[c], self.gather_limit)
+                for c in measured
             }
-            aggregates = queries.numeric_aggregates(data, tested, reference, ids, gather)
-        categories = queries.category_counts(data, list(self.options.categorical))
-        types = dict(data.dtypes)
+            aggregates = queries.numeric_aggregates(data, measured, reference, gather)
+        categorical = [*self.options.categorical, *(checks.profile.categories if checks else [])]
+        categories = queries.category_counts(data, list(dict.fromkeys(categorical)))
 
         def window_column(w: int, c: str) -> WindowColumn | DriftError:
             if c in problems:
                 return problems[c]
-            rows, non_null = counts.get(w, (0, {}))
-            agg = aggregates.get((w, c)) or _empty_aggregate()
+            rows, non_null, _ = counts.get(w, (0, {}, None))
+            agg = aggregates.get((w, c)) or _empty_aggregate(profile.columns[c].nunique + unions.get((w, c), 0))
             return WindowColumn(agg, types[c] in _INTEGRAL and non_null.get(c, 0) == rows)
 
         histograms = self._histograms(data, ids, tested, window_column)
-        results = {}
+        results: dict[int, DriftResult] = {}
+        measures: dict[int, WindowMeasures] = {}
         for w in ids:
             columns: dict[str, ColumnDrift] = {}
             for c in self.options.columns:
@@ -248,9 +291,12 @@ class SparkEngine(DriftEngine):
                     columns[c] = numeric_column_drift(
                         c, ref, window_column(w, c), hist, self.options, self.gather_limit
                     )
-            rows = counts.get(w, (0, {}))[0]
+            rows, _, row = counts.get(w, (0, {}, None))
             results[w] = DriftResult(columns, self.options.drift_share, profile.rows, rows, self.name)
-        return results
+            if checks:
+                found = {c: categories.get((w, c), {}) for c in checks.profile.categories}
+                measures[w] = window_measures(checks, row, rows, found)
+        return results, measures
 
     def _histograms(
         self, data: DataFrame, ids: Sequence[int], tested: Sequence[str], window_column: Any
@@ -299,20 +345,21 @@ class SparkEngine(DriftEngine):
             raise DriftError(f"the {side} lacks the columns {', '.join(missing)}; check the column names")
 
     def _require_pandas(self, frame: pd.DataFrame, side: str) -> None:
-        from modelmedic.drift.base import require_columns
 
         require_columns(frame, self.options.columns, side)
 
-    def to_spark(self, frame: pd.DataFrame, side: str) -> DataFrame:
-        """A pandas frame's tested columns as a Spark frame (categories as their values).
+    def to_spark(self, frame: pd.DataFrame, side: str, columns: Sequence[str] | None = None) -> DataFrame:
+        """A pandas frame's tested columns (or ``columns``) as a Spark frame (categories as
+        their values).
 
         Raises:
             DriftError: when the frame lacks a column.
         """
+        # lazy: pandas costs ~0.4 s to import
         import pandas as pd
 
         self._require_pandas(frame, side)
-        keep = [*self.options.columns, *([queries.WINDOW] if queries.WINDOW in frame.columns else [])]
+        keep = [*(columns or self.options.columns), *([queries.WINDOW] if queries.WINDOW in frame.columns else [])]
         plain = frame[keep].reset_index(drop=True)
         for c in plain.columns:
             if isinstance(plain[c].dtype, pd.CategoricalDtype):
@@ -323,11 +370,13 @@ class SparkEngine(DriftEngine):
 
 
 def _int_array(values: list[int]) -> np.ndarray:
+    # lazy: numpy only where arrays are computed
     import numpy as np
 
     return np.array(values, dtype=np.int64)
 
 
-def _empty_aggregate() -> queries.NumericAggregate:
+def _empty_aggregate(reference_values: int) -> queries.NumericAggregate:
+    """A window without usable values: the distinct values are the reference's."""
     nan = float("nan")
-    return queries.NumericAggregate(0, 0, 0, nan, nan, nan, nan, 0.0, None)
+    return queries.NumericAggregate(0, 0, reference_values, nan, nan, nan, nan, 0.0, None)

@@ -5,10 +5,12 @@ or per category) reaches the driver.
 Every query groups by a window id column (:data:`WINDOW`), so all windows of a job are
 measured by the same few Spark jobs, whatever their number:
 
-- :func:`window_counts`: rows and non-missing values per window.
+- :func:`window_counts`: rows and non-missing values per window (and the monitor's
+  quality and error sums, :mod:`~modelmedic.drift.spark.checks`).
 - :func:`numeric_aggregates`: for numerical columns, the window's distinct values and
-  counts (``GROUP BY window, column, value``) merged with the reference's, sorted by value
-  within each window x column, with running counts (window functions): the K-S gaps, the
+  counts (``GROUP BY window, column, value``), placed in the reference's CDF by binary
+  search (a broadcast lookup, never a per-window copy of the reference) and sorted within
+  each window x column with running counts (window functions): the K-S gaps, the
   Wasserstein integral, the number of distinct values of both sides, min and max.
 - :func:`histogram_counts`: counts on given bin edges per window x column.
 - :func:`category_counts`: counts per category per window x column.
@@ -64,6 +66,7 @@ class NumericAggregate:
 
 
 def _functions() -> Any:
+    # lazy: pyspark is an optional extra
     from pyspark.sql import functions  # heavy, optional: only the spark engine imports this module
 
     return functions
@@ -93,16 +96,19 @@ def window_index(timestamp: str, windows: Sequence[Window]) -> Column:
     return F.lit(None).cast("long") if index is None else index
 
 
-def window_counts(data: DataFrame, columns: Sequence[str]) -> dict[int, tuple[int, dict[str, int]]]:
-    """``{window: (rows, {column: non-null values})}``, one small row per window.
+def window_counts(
+    data: DataFrame, columns: Sequence[str], extra: Sequence[Column] = ()
+) -> dict[int, tuple[int, dict[str, int], Any]]:
+    """``{window: (rows, {column: non-null values}, row)}``, one small row per window; ``row``
+    also holds the ``extra`` aggregates (aliased) computed in the same job.
 
     Raises:
         pyspark errors: when ``data`` lacks :data:`WINDOW` or a column.
     """
     F = _functions()
     counts = [F.count(F.col(c)).alias(f"n{i}") for i, c in enumerate(columns)]
-    rows = data.groupBy(WINDOW).agg(F.count(F.lit(1)).alias("rows"), *counts).collect()
-    return {int(r[WINDOW]): (int(r["rows"]), {c: int(r[f"n{i}"]) for i, c in enumerate(columns)}) for r in rows}
+    rows = data.groupBy(WINDOW).agg(F.count(F.lit(1)).alias("rows"), *counts, *extra).collect()
+    return {int(r[WINDOW]): (int(r["rows"]), {c: int(r[f"n{i}"]) for i, c in enumerate(columns)}, r) for r in rows}
 
 
 def distinct_values(data: DataFrame, columns: Sequence[str]) -> DataFrame:
@@ -115,106 +121,212 @@ def distinct_values(data: DataFrame, columns: Sequence[str]) -> DataFrame:
     return long.where(finite(F.col(_V))).groupBy(WINDOW, _C, _V).agg(F.count(F.lit(1)).alias(_CUR))
 
 
+def distinct_counts(data: DataFrame, columns: Sequence[str]) -> dict[tuple[int, str], int]:
+    """``{(window, column): distinct finite values}`` of numerical ``columns``."""
+    rows = distinct_values(data, columns).groupBy(WINDOW, _C).count().collect()
+    return {(int(r[WINDOW]), columns[r[_C]]): int(r["count"]) for r in rows}
+
+
 def numeric_aggregates(
     data: DataFrame,
     columns: Sequence[str],
     reference: Mapping[str, tuple[np.ndarray, np.ndarray]],
-    windows: Sequence[int],
     gather: Mapping[str, int],
 ) -> dict[tuple[int, str], NumericAggregate]:
-    """Merge each window's values with the reference's and measure the gaps between CDFs.
+    """Measure the gaps between each window's CDF and the reference's.
+
+    Only the window's distinct values are sorted (per window x column); the reference is
+    never copied per window. Each window value finds its place among the reference values
+    by binary search (Spark ML's ``Bucketizer``) and reads, from a broadcast table, the
+    reference's count at or below it and the integral of the reference CDF up to it. The
+    K-S gaps between two window values are largest just before the next one; the
+    Wasserstein integral between two window values is split where the reference CDF
+    crosses the window's (a second binary search), so the terms are those of the merged
+    sum, added in another order.
 
     Args:
         data: The rows, with a :data:`WINDOW` column.
         columns: Numerical columns (Spark numbers).
-        reference: ``{column: (sorted distinct values, counts)}`` of the reference (small:
-            shipped to the executors once per window).
-        windows: The window ids to measure.
+        reference: ``{column: (sorted distinct values, counts)}`` of the reference (at least
+            one value each; shipped to the executors once).
         gather: ``{column: n}``: return the window's distinct values when at most ``n``.
 
     Returns:
         ``{(window, column): NumericAggregate}``; a window without any usable value of a
-        column has ``n == 0``.
+        column has no entry.
     """
+    # lazy: pyspark is an optional extra
     from pyspark.sql import Window  # heavy, optional (see _functions)
 
     F = _functions()
-    session = data.sparkSession
-    n_ref = [int(reference[c][1].sum()) for c in columns]
-    ref = session.createDataFrame(_reference_table(columns, reference), f"{_C} int, {_V} double, {_REF} long")
-    ids = session.createDataFrame([(int(w),) for w in windows], f"{WINDOW} long")
-    replicated = ref.crossJoin(F.broadcast(ids)).select(WINDOW, _C, _V, F.lit(0).cast("long").alias(_CUR), _REF)
-    current = distinct_values(data, columns).select(WINDOW, _C, _V, _CUR, F.lit(0).cast("long").alias(_REF))
-    merged = current.unionByName(replicated)
+    tables = [_ReferenceCdf(*reference[c]) for c in columns]
+    n_ref = [t.n for t in tables]
+    lookup = data.sparkSession.createDataFrame(_lookup_table(tables), _LOOKUP_SCHEMA)
+    c = F.col(_C)
+    n1 = _pick(n_ref, c).cast("long")
+    values = distinct_values(data, columns)
+    found = _bucket(values, F.col(_V), [t.value_splits for t in tables], "k")
+    found = found.join(F.broadcast(lookup), [_C, "k"])
 
     part = Window.partitionBy(WINDOW, _C)
-    ordered = part.orderBy(_V)  # frame: every row up to and including the current value's peers
-    n1 = _pick(n_ref, F.col(_C)).cast("long")
-    n2, fr, fc = F.col("n2"), F.col("fr"), F.col("fc")
-    width = F.col("next") - F.col(_V)
-    exact = (n1.cast("double") * (n1 + n2).cast("double")) < F.lit(EXACT_COUNTS_LIMIT)
-    gap = F.try_divide(fr, n1) - F.try_divide(fc, n2)
-    term = (
-        F.when(F.col("next").isNull() | (n2 == 0), F.lit(0.0))
-        .when(exact, F.abs(n2 * fr - n1 * fc).cast("double") * width)
-        .otherwise(F.abs(gap) * width)
-    )
-    running = merged.select(
-        WINDOW, _C, _V, _CUR,
-        F.sum(_REF).over(ordered).alias("fr"),
+    ordered = part.orderBy(_V)
+    fc, cum, cur = F.col("fc"), F.col("cum"), F.col(_CUR)
+    n2 = F.col("n2")
+    # the reference CDF's integral up to the value, as a sum of two doubles (hi + lo)
+    running = found.select(
+        WINDOW, _C, _V, _CUR, "k", "cum", "eq", "rprev",
+        F.col("a_hi").alias("i_hi"), (F.col("a_lo") + cum * (F.col(_V) - F.col("rprev"))).alias("i_lo"),
         F.sum(_CUR).over(ordered).alias("fc"),
         F.sum(_CUR).over(part).alias("n2"),
-        F.sum(F.when(F.col(_CUR) > 0, 1).otherwise(0)).over(part).alias("nunique"),
+        F.count(F.lit(1)).over(part).alias("nunique"),
         F.lead(_V).over(ordered).alias("next"),
+        F.lead("k").over(ordered).alias("k_next"),
+        F.lead("a_hi").over(ordered).alias("b_hi"),
+        F.lead(F.col("a_lo") + cum * (F.col(_V) - F.col("rprev"))).over(ordered).alias("b_lo"),
     )  # fmt: skip
-    small = (F.col(_CUR) > 0) & (F.col("nunique") <= _pick([gather.get(c, 0) for c in columns], F.col(_C)))
+    # where the reference CDF reaches the window's (first reference value at or above it)
+    crossing = _bucket(running, fc / n2, [t.share_splits for t in tables], "t")
+    last = _pick([len(t.values) for t in tables], c)
+    crossing = crossing.withColumn("kt", F.least(F.col("t"), last - 1) + 1).drop("t")
+    crossing = crossing.join(
+        F.broadcast(lookup.select(_C, F.col("k").alias("kt"), F.col("rprev").alias("r_t"),
+                                  F.col("a_hi").alias("t_hi"), F.col("a_lo").alias("t_lo"))),
+        [_C, "kt"],
+    )  # fmt: skip
+
+    a, level = F.col(_V), n1.cast("double") * fc
+    top = _pick([float(t.values[-1]) for t in tables], c)
+    b = F.coalesce(F.col("next"), F.greatest(top, a))
+    b_hi = F.coalesce(F.col("b_hi"), F.when(top > a, _pick([t.a_hi[-1] for t in tables], c)).otherwise(F.col("i_hi")))
+    b_lo = F.coalesce(F.col("b_lo"), F.when(top > a, _pick([t.a_lo[-1] for t in tables], c)).otherwise(F.col("i_lo")))
+    same = F.col("k_next") == F.col("k")
+    rise = F.when(same, cum * (b - a)).otherwise((b_hi - F.col("i_hi")) + (b_lo - F.col("i_lo")))
+    cross = F.least(F.greatest(F.col("r_t"), a), b)
+    cross_rise = (
+        F.when(cross <= a, F.lit(0.0))
+        .when(cross >= b, rise)
+        .otherwise((F.col("t_hi") - F.col("i_hi")) + (F.col("t_lo") - F.col("i_lo")))
+    )
+    # integral of |n2 F_ref - n1 F_cur| from this window value to the next
+    term = (n2 * rise - level * (b - a)) + 2 * (level * (cross - a) - n2 * cross_rise)
+    first = F.when(fc == cur, n2 * (F.col("i_hi") + F.col("i_lo"))).otherwise(F.lit(0.0))
+    ref_below = cum - F.when((F.col("k") > 0) & (F.col("rprev") == a), F.col("eq")).otherwise(F.lit(0))
+    gap = F.try_divide(cum, n1) - F.try_divide(fc, n2)
+    gap_before = F.try_divide(ref_below, n1) - F.try_divide(fc - cur, n2)
+    small = F.col("nunique") <= _pick([gather.get(col, 0) for col in columns], c)
     rows = (
-        running.groupBy(WINDOW, _C)
+        crossing.groupBy(WINDOW, _C)
         .agg(
             F.max("n2").alias("n"),
             F.max("nunique").alias("nunique"),
-            F.sum(F.when(F.col("next").isNull() | (F.col("next") != F.col(_V)), 1).otherwise(0)).alias("union"),
-            F.min(F.when(F.col(_CUR) > 0, F.col(_V))).alias("low"),
-            F.max(F.when(F.col(_CUR) > 0, F.col(_V))).alias("high"),
-            F.max(gap).alias("max_gap"),
+            F.sum(F.when((F.col("k") == 0) | (F.col("rprev") != a), 1).otherwise(0)).alias("new"),
+            F.min(a).alias("low"),
+            F.max(a).alias("high"),
+            F.max(F.greatest(gap, gap_before)).alias("max_gap"),
             F.min(gap).alias("min_gap"),
-            F.sum(term).alias("wasserstein_sum"),
-            F.collect_list(F.when(small, F.struct(F.col(_V).alias("v"), F.col(_CUR).alias("k")))).alias("values"),
+            F.sum(term + first).alias("wasserstein_sum"),
+            F.collect_list(F.when(small, F.struct(a.alias("v"), cur.alias("k")))).alias("values"),
         )
         .collect()
     )
     out = {}
-    nan = float("nan")
     for r in rows:
         values = None
         if r["values"]:
             pairs = sorted((p["v"], p["k"]) for p in r["values"])
             values = (np.array([p[0] for p in pairs], dtype=np.float64), np.array([p[1] for p in pairs], np.int64))
+        ref_n, cur_n = n_ref[r[_C]], int(r["n"])
+        total = float(r["wasserstein_sum"] or 0.0)
         out[int(r[WINDOW]), columns[r[_C]]] = NumericAggregate(
-            n=int(r["n"]),
+            n=cur_n,
             nunique=int(r["nunique"]),
-            union=int(r["union"]),
-            low=nan if r["low"] is None else float(r["low"]),
-            high=nan if r["high"] is None else float(r["high"]),
-            max_gap=nan if r["max_gap"] is None else float(r["max_gap"]),
-            min_gap=nan if r["min_gap"] is None else float(r["min_gap"]),
-            wasserstein_sum=float(r["wasserstein_sum"] or 0.0),
+            union=len(tables[r[_C]].values) + int(r["new"]),
+            low=float(r["low"]),
+            high=float(r["high"]),
+            max_gap=float(r["max_gap"]),
+            min_gap=float(r["min_gap"]),
+            wasserstein_sum=total / (ref_n * cur_n) if ref_n * (ref_n + cur_n) >= EXACT_COUNTS_LIMIT else total,
             values=values,
         )
     return out
 
 
-def _reference_table(columns: Sequence[str], reference: Mapping[str, tuple[np.ndarray, np.ndarray]]) -> Any:
-    """The reference's distinct values and counts as one pandas frame (shipped through Arrow)."""
+_LOOKUP_SCHEMA = f"{_C} int, k int, cum long, eq long, rprev double, a_hi double, a_lo double"
+
+
+class _ReferenceCdf:
+    """One column's reference CDF, ready for lookups: ``cum[k]`` values at or below the
+    ``k``-th smallest, and ``a_hi[k] + a_lo[k]``, the integral of the CDF (in counts) from
+    the smallest value to the ``k``-th (compensated sums: their differences stay exact)."""
+
+    def __init__(self, values: np.ndarray, counts: np.ndarray) -> None:
+        self.values = np.asarray(values, dtype=np.float64)
+        counts = np.asarray(counts, dtype=np.int64)
+        self.counts = counts
+        self.cum = np.concatenate([[0], np.cumsum(counts)])
+        self.n = int(self.cum[-1])
+        terms = (self.cum[1:-1] * np.diff(self.values)).tolist()
+        hi, lo = [0.0], [0.0]
+        for term in terms:  # Neumaier's two-sum: hi + lo carries the exact running sum
+            total = hi[-1] + term
+            error = (hi[-1] - total) + term if abs(hi[-1]) >= abs(term) else (term - total) + hi[-1]
+            hi.append(total)
+            lo.append(lo[-1] + error)
+        self.a_hi, self.a_lo = hi, lo
+
+    @property
+    def value_splits(self) -> list[float]:
+        """Bucket ``k`` holds the values with exactly ``k`` reference values at or below."""
+        return [-math.inf, *self.values.tolist(), math.inf]
+
+    @property
+    def share_splits(self) -> list[float]:
+        """Bucket ``t`` holds the shares reached after ``t`` reference values (``t`` from 0)."""
+        return [-math.inf, *(self.cum[1:] / self.n).tolist(), math.inf]
+
+
+def _lookup_table(tables: Sequence[_ReferenceCdf]) -> Any:
+    """Per column and ``k`` (reference values at or below): ``cum``, ``eq`` (the count of
+    the largest of them), ``rprev`` (its value) and the CDF's integral up to it."""
+    # lazy: pandas costs ~0.4 s to import
     import pandas as pd
 
-    return pd.DataFrame(
-        {
-            _C: np.repeat(np.arange(len(columns), dtype=np.int32), [len(reference[c][0]) for c in columns]),
-            _V: np.concatenate([reference[c][0] for c in columns]).astype(np.float64),
-            _REF: np.concatenate([np.asarray(reference[c][1], dtype=np.int64) for c in columns]),
-        }
+    parts = []
+    for i, t in enumerate(tables):
+        size = len(t.values) + 1
+        parts.append(
+            pd.DataFrame(
+                {
+                    _C: np.full(size, i, dtype=np.int32),
+                    "k": np.arange(size, dtype=np.int32),
+                    "cum": t.cum,
+                    "eq": np.concatenate([[0], t.counts]),
+                    "rprev": np.concatenate([[0.0], t.values]),
+                    "a_hi": np.array([0.0, *t.a_hi]),
+                    "a_lo": np.array([0.0, *t.a_lo]),
+                }
+            )
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
+def _bucket(frame: DataFrame, key: Column, splits: Sequence[list[float]], name: str) -> DataFrame:
+    """``frame`` with ``name``: the bucket of ``key`` among the splits of the row's column
+    (a binary search in the JVM; each column has its own splits)."""
+    # lazy: pyspark is an optional extra
+    from pyspark.ml.feature import Bucketizer  # heavy, optional (see _functions)
+
+    F = _functions()
+    keys = [f"__key{i}" for i in range(len(splits))]
+    found = [f"__bucket{i}" for i in range(len(splits))]
+    masked = frame.select(
+        "*", *[F.when(F.col(_C) == i, key).otherwise(F.lit(float("nan"))).alias(k) for i, k in enumerate(keys)]
     )
+    bucketed = Bucketizer(
+        splitsArray=[list(s) for s in splits], inputCols=keys, outputCols=found, handleInvalid="keep"
+    ).transform(masked)
+    pick = F.element_at(F.array(*[F.col(f) for f in found]), F.col(_C) + 1).cast("int")
+    return bucketed.withColumn(name, pick).drop(*keys, *found)
 
 
 def histogram_counts(

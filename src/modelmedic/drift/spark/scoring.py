@@ -178,12 +178,14 @@ def binned_score(test: str, ref: NumericStats, cur: WindowColumn, histogram: np.
         return math.sqrt(1 - float(np.clip(total, 0, 1)))
     ref_shares, cur_shares = ref_counts / ref.n, histogram / n_cur
     if test == "jensenshannon":
+        # lazy: scipy only for the tests that need it
         from scipy.spatial import distance
 
         return float(distance.jensenshannon(ref_shares, cur_shares))
     ref_shares, cur_shares = fill_empty_bins(ref_shares), fill_empty_bins(cur_shares)
     if test == "psi":
         return float(np.sum((ref_shares - cur_shares) * np.log(ref_shares / cur_shares)))
+    # lazy: scipy only for the tests that need it
     from scipy.stats import entropy
 
     return float(entropy(ref_shares, cur_shares))

@@ -37,6 +37,7 @@ def require_pyspark() -> None:
         ConfigError: naming the ``spark`` extra when it cannot.
     """
     try:
+        # lazy: optional, guarded by ImportError
         import pyspark  # noqa: F401  # heavy, optional: imported only when the spark engine is asked for
     except ImportError:
         raise ConfigError(EXTRA_HINT) from None
@@ -69,6 +70,7 @@ def spark_session(master: str | None = None, conf: Mapping[str, str] | None = No
         ConfigError: when pyspark is missing or the session cannot start.
     """
     require_pyspark()
+    # lazy: pyspark is an optional extra
     from pyspark.sql import SparkSession  # heavy, optional (see require_pyspark)
 
     settings = dict(conf or {})

@@ -19,6 +19,13 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
 _NUMBERS = ("tinyint", "smallint", "int", "bigint", "float", "double")
+# named explicitly: a driver jar added by spark.jars is not seen by java.sql.DriverManager
+JDBC_DRIVERS = {
+    "postgresql": "org.postgresql.Driver",
+    "mysql": "com.mysql.cj.jdbc.Driver",
+    "sqlserver": "com.microsoft.sqlserver.jdbc.SQLServerDriver",
+    "oracle": "oracle.jdbc.OracleDriver",
+}
 
 
 def read_source(session: SparkSession, source: str | Path) -> DataFrame:
@@ -34,7 +41,8 @@ def read_source(session: SparkSession, source: str | Path) -> DataFrame:
             url, _, table = text.partition("#")
             if not table:
                 raise DataError(f"name the table after '#': {url}#<table>")
-            return session.read.jdbc(url, table)
+            driver = JDBC_DRIVERS.get(url.split(":")[1])
+            return session.read.jdbc(url, table, properties={"driver": driver} if driver else None)
         if path.exists():
             if path.suffix.lower() == ".csv":
                 return session.read.csv(str(path), header=True, inferSchema=True)
@@ -43,7 +51,8 @@ def read_source(session: SparkSession, source: str | Path) -> DataFrame:
     except DataError:
         raise
     except Exception as exc:  # Spark's analysis and JVM errors share no base class
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        lines = str(exc).strip().splitlines() or [type(exc).__name__]
+        first = next((line.strip(": ") for line in lines if "Exception:" in line), lines[0])  # py4j: the Java cause
         raise DataError(f"Spark cannot read {text}: {first}") from None
 
 

@@ -3,13 +3,15 @@
 One local Spark session (``local[2]``) serves the module. Random data sets (hypothesis),
 every weekly window of the bike data (in one Spark job), a monitoring job and a window of
 millions of rows that the driver is not allowed to receive are compared with the ``fast``
-engine, which ``tests/test_drift_fast.py`` proves equal to evidently.
+engine, which ``tests/drift/test_drift_fast.py`` proves equal to evidently.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from contextlib import ExitStack
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -28,13 +30,15 @@ pytestmark = pytest.mark.spark
 runner = CliRunner()
 # small enough that collecting a window's rows fails, large enough for every summary
 MAX_RESULT = "1m"
+# the PostgreSQL JDBC driver of Debian's libpostgresql-jdbc-java (on the session's class path when installed)
+POSTGRESQL_JDBC = Path("/usr/share/java/postgresql.jar")
 
 
 @pytest.fixture(scope="module")
 def spark():
     from pyspark.sql import SparkSession
 
-    session = (
+    builder = (
         SparkSession.builder.master("local[2]")
         .appName("modelmedic-tests")
         .config("spark.sql.shuffle.partitions", "4")
@@ -44,8 +48,10 @@ def spark():
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.maxResultSize", MAX_RESULT)
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .getOrCreate()
     )
+    if POSTGRESQL_JDBC.exists():
+        builder = builder.config("spark.jars", str(POSTGRESQL_JDBC))
+    session = builder.getOrCreate()
     yield session
     session.stop()
 
@@ -147,9 +153,59 @@ def test_monitor_with_the_spark_engine_gives_the_fast_table(spark, settings, bik
     }
     fast, spark_table = tables["fast"], tables["spark"]
     assert len(fast) == len(spark_table) > 100
+    kinds = set(spark_table["kind"])
+    assert {"drift", "dataset", "performance", "quality"} <= kinds, kinds
+    measured = spark_table.query("kind in ('performance', 'quality')")
+    assert {"mae", "rmse", "mape", "bias", "r2", "rows", "missing_share"} <= set(measured["metric"])
     exact = ["window", "label", "rows", "status", "kind", "column", "metric", "stattest", "threshold", "drifted"]
     pd.testing.assert_frame_equal(fast[exact], spark_table[exact])
     np.testing.assert_allclose(spark_table["value"], fast["value"], rtol=1e-9, atol=1e-12, equal_nan=True)
+
+
+def test_quality_and_error_are_measured_in_spark_as_in_pandas(spark) -> None:
+    from modelmedic.drift.spark.checks import WindowChecks
+    from modelmedic.performance import regression_metrics
+    from modelmedic.quality import QualityProfile
+
+    rng = np.random.default_rng(3)
+
+    def frame(size: int, shift: float) -> pd.DataFrame:
+        data = pd.DataFrame(
+            {
+                "x": rng.normal(shift, 1, size),
+                "n": rng.integers(0, 10, size),
+                "cat": rng.choice(["a", "b", "c" if shift else "a"], size).astype(object),
+                "y": np.round(rng.normal(5, 2, size), 1),
+            }
+        )
+        data["p"] = data["y"] + rng.normal(shift, 1, size)
+        return data
+
+    reference = frame(2_000, 0.0)
+    windows = [frame(n, s) for n, s in ((500, 0.0), (700, 2.0), (300, 1.0), (50, 0.5))]
+    windows[1].loc[::7, "x"] = np.nan
+    windows[1].loc[::11, "x"] = np.inf
+    windows[1].loc[::13, "x"] = -np.inf
+    windows[1].loc[::5, "y"] = np.nan
+    windows[1].loc[::9, "p"] = np.nan
+    windows[1].loc[::3, "cat"] = None
+    windows[2]["y"] = 0.0  # constant labels: no R², no MAPE
+    windows[3]["y"] = np.nan  # no labels at all
+    profile = QualityProfile.fit(reference, ["x", "n"], ["cat"])
+    checks = WindowChecks(profile, "y", "p")
+    options = DriftOptions(numerical=("x", "n", "y", "p"), categorical=("cat",))
+    engine = SparkEngine(options, session=spark).fit(reference)
+    found = engine.check_frames(windows, checks)
+    for window, (_, measured) in zip(windows, found, strict=True):
+        assert measured is not None
+        assert measured.quality == profile.check(window)
+        assert measured.labelled == int(window["y"].notna().sum())
+        expected = regression_metrics(window["y"], window["p"])
+        assert measured.performance.keys() == expected.keys()
+        np.testing.assert_allclose(
+            list(measured.performance.values()), list(expected.values()), rtol=1e-12, atol=0, equal_nan=True
+        )
+    assert found[1][1].quality.non_finite["x"] > 0 and found[1][1].quality.unseen["cat"] > 0
 
 
 # -- the driver receives summaries, never rows ----------------------------------------------
@@ -212,14 +268,50 @@ def test_cli_drift_reads_parquet_folders_with_the_spark_engine(spark, bike, tmp_
         assert found["drifted"] == fast_json["columns"][column]["drifted"]
 
 
+def _same_drift_as_fast(spark, table, reference: pd.DataFrame, current: pd.DataFrame) -> None:
+    options = DriftOptions(numerical=("temp", "hum", "cnt"), categorical=("season",))
+    fast, engine = both(options, reference, spark)
+    found = engine.calculate(table)
+    assert found.current_rows == len(current)
+    assert_same_results(found, fast.calculate(current))
+
+
 def test_a_table_name_is_a_source(spark, bike) -> None:
     from modelmedic.drift.spark.sources import infer_spark_columns, read_source
 
-    spark.createDataFrame(bike[["temp", "cnt"]].reset_index()).createOrReplaceTempView("predictions")
+    columns = ["temp", "hum", "cnt", "season"]
+    reference, current = bike.loc[:"2011-01-28", columns], bike.loc["2011-03-01":"2011-03-31", columns]
+    current = current.astype({"season": int})
+    spark.createDataFrame(current.reset_index(drop=True)).createOrReplaceTempView("predictions")
     table = read_source(spark, "predictions")
-    assert infer_spark_columns(table) == (["temp", "cnt"], [])
+    assert infer_spark_columns(table) == (["temp", "hum", "cnt", "season"], [])
+    _same_drift_as_fast(spark, table, reference.astype({"season": int}), current)
     with pytest.raises(DataError, match="Spark cannot read no_such_table"):
         read_source(spark, "no_such_table")
+
+
+def test_a_postgresql_table_is_a_source_through_jdbc(spark, bike) -> None:
+    from sqlalchemy import create_engine
+
+    from databases import fresh_database
+    from modelmedic.drift.spark.sources import read_source
+
+    if not POSTGRESQL_JDBC.exists():
+        pytest.skip("the PostgreSQL JDBC driver is not installed (Debian: libpostgresql-jdbc-java)")
+    columns = ["temp", "hum", "cnt", "season"]
+    reference = bike.loc[:"2011-01-28", columns].astype({"season": int})
+    current = bike.loc["2011-03-01":"2011-03-31", columns].astype({"season": int})
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_database("modelmedic_spark"))
+        except LookupError as exc:
+            pytest.skip(str(exc))
+        store = create_engine(url.replace("postgres://", "postgresql+psycopg://", 1))
+        current.reset_index(drop=True).to_sql("predictions", store, index=False)
+        store.dispose()
+        role, place = url.removeprefix("postgres://").split("@", 1)
+        table = read_source(spark, f"jdbc:postgresql://{place}?user={role}#predictions")
+        _same_drift_as_fast(spark, table, reference, current)
 
 
 def test_bad_requests_fail_clearly(spark) -> None:
