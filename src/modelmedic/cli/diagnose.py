@@ -25,9 +25,9 @@ from modelmedic.cli.options import (
     StattestOption,
     ThresholdOption,
     drift_tests,
-    infer_or_split,
     load_data,
     settings_from,
+    split_columns,
     start_spark,
 )
 from modelmedic.errors import ConfigError
@@ -73,32 +73,29 @@ def drift_command(
     Example: `modelmedic drift january.csv march.parquet --categorical season,weathersit --fail-on-drift`
     """
     quiet_libraries()
-    # lazy: reading the files and the drift tests import pandas (numpy, scipy)
-    from modelmedic.data import read_table
-    from modelmedic.drift import compare
-    from modelmedic.quality import non_finite_counts
+    # lazy: the drift tests import numpy (scipy, pandas for files read whole)
+    from modelmedic.drift import compare, compare_files
 
     settings = settings_from(ctx)
     engine = engine or settings.drift_engine
-    if engine == "spark":  # Spark reads the sources: Parquet folders, tables, jdbc:...#table
-        # lazy: pyspark only for --engine spark
-        from modelmedic.drift.spark.sources import read_source
-
-        if html is not None:
-            raise ConfigError("--html needs the data on this machine: use it with --engine fast or evidently")
-        session = start_spark(settings, spark_conf)
-        reference_frame, current_frame = read_source(session, reference), read_source(session, current)
-    else:
-        reference_frame, current_frame = read_table(reference), read_table(current)
-    named = infer_or_split(reference_frame, engine, numerical, categorical)
+    split = split_columns(numerical, categorical)
     tests = {**drift_tests(stattest, threshold, per_column, per_column_threshold), "drift_share": drift_share}
-    status = f"computing the drift of {len(named[0]) + len(named[1])} columns ({engine} engine)"
+    status = "computing the drift" + (f" of {sum(map(len, split))} columns" if split else "") + f" ({engine} engine)"
     with render.status(f"{status} and rendering the evidently HTML report…" if html is not None else f"{status}…"):
-        result = compare(reference_frame, current_frame, *named, engine=engine, html=html, **tests)
-    non_finite = {
-        side: {c: n for c, n in non_finite_counts(frame, named[0]).items() if n}
-        for side, frame in (("reference", reference_frame), ("current", current_frame))
-    }
+        if engine == "spark":  # Spark reads the sources: Parquet folders, tables, jdbc:...#table
+            # lazy: pyspark only for --engine spark
+            from modelmedic.drift.spark.sources import read_source
+
+            if html is not None:
+                raise ConfigError("--html needs the data on this machine: use it with --engine fast or evidently")
+            session = start_spark(settings, spark_conf)
+            reference_frame, current_frame = read_source(session, reference), read_source(session, current)
+            result = compare(reference_frame, current_frame, *(split or (None, None)), engine=engine, **tests)
+            non_finite: dict[str, dict[str, int]] = {"reference": {}, "current": {}}
+        else:
+            result, non_finite = compare_files(
+                reference, current, *(split or (None, None)), engine=engine, html=html, **tests
+            )
     if as_json:
         render.print_json({**result.to_dict(), "non_finite": non_finite})
     else:

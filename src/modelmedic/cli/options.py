@@ -150,16 +150,11 @@ def parse_pairs(values: list[str] | None, option: str, convert: Callable[[str], 
     return pairs
 
 
-def infer_or_split(
-    frame: Any, engine: str, numerical: str | None, categorical: str | None
-) -> tuple[list[str], list[str]]:
-    """The columns to test: those named by ``--numerical``/``--categorical``, else every
-    column of ``frame``, typed by the drift library for ``engine``."""
+def split_columns(numerical: str | None, categorical: str | None) -> tuple[list[str], list[str]] | None:
+    """The columns named by ``--numerical``/``--categorical``; ``None`` when neither is given
+    (the drift library then types every column)."""
     if numerical is None and categorical is None:
-        # lazy: the drift package's engines need numpy
-        from modelmedic.drift import infer_columns
-
-        return infer_columns(frame, engine)
+        return None
     return split_names(numerical), split_names(categorical)
 
 

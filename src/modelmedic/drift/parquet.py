@@ -16,12 +16,49 @@ from modelmedic.drift.stats import ColumnStats, StatsSource, column_stats, colum
 from modelmedic.errors import DataError, DriftError
 from modelmedic.extras import require
 
+PARQUET_SUFFIXES = frozenset({".parquet", ".pq"})
 
-def parquet_stats(path: str | Path, numerical: Sequence[str], categorical: Sequence[str]) -> StatsSource:
+
+def parquet_columns(path: str | Path) -> tuple[list[str], list[str]]:
+    """The numerical and categorical columns of a Parquet file, from its schema alone, split
+    as :func:`~modelmedic.drift.infer_columns` splits the file read into pandas (integers and
+    floats are numerical; booleans and everything else categorical; a saved pandas index is
+    not a column).
+
+    Raises:
+        DataError: when the file is missing or not Parquet.
+    """
+    pq = require("pyarrow.parquet", purpose="pyarrow (parquet files)")
+    # lazy: Parquet files only, already loaded by pyarrow.parquet
+    import pyarrow as pa
+
+    path = Path(path)
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {path.name} as Parquet: {exc}") from None
+    index = set()
+    if schema.pandas_metadata:
+        index = {c for c in schema.pandas_metadata.get("index_columns", []) if isinstance(c, str)}
+    names = [f.name for f in schema if f.name not in index]
+    numerical = [
+        n for n in names if pa.types.is_integer(schema.field(n).type) or pa.types.is_floating(schema.field(n).type)
+    ]
+    return numerical, [n for n in names if n not in numerical]
+
+
+def parquet_stats(
+    path: str | Path,
+    numerical: Sequence[str],
+    categorical: Sequence[str],
+    non_finite: dict[str, int] | None = None,
+) -> StatsSource:
     """Summaries of the named columns of a Parquet file, read one column at a time.
 
     Peak memory is about the columns being summarised (one per thread) plus the
-    summaries, whatever the width of the file.
+    summaries, whatever the width of the file. With ``non_finite``, the ``inf`` and
+    ``-inf`` values of each numerical column summarised are counted into it (the drift
+    tests leave them out, as :func:`~modelmedic.quality.non_finite_counts` reports them).
 
     Raises:
         DataError: when the file is missing or not Parquet.
@@ -43,7 +80,10 @@ def parquet_stats(path: str | Path, numerical: Sequence[str], categorical: Seque
         data = pq.ParquetFile(path).read(columns=[column]).column(0)  # not read_table: it loads pandas
         dtype = _arrow_dtype(data.type) if types[column] == "numerical" else None
         if dtype is not None:  # numbers: numpy alone, no pandas
-            return float_stats(_arrow_floats(data, dtype), dtype.kind in "iu" and data.null_count == 0)
+            values = _arrow_floats(data, dtype)
+            if non_finite is not None:
+                non_finite[column] = int(np.isinf(values).sum())
+            return float_stats(values, dtype.kind in "iu" and data.null_count == 0)
         return column_stats(data.to_pandas().rename(column), types[column])
 
     return StatsSource(list(types), summarise, parquet.metadata.num_rows)
