@@ -211,6 +211,8 @@ def test_every_worker_follows_a_new_champion_without_a_restart(trained, settings
         with VersionWatcher(server.url) as watcher:
             train_from_another_process(settings.home)
             wait_until(lambda: list(workers_serving(board).values()) == ["2", "2"], 60, "both workers on version 2")
+            # the watcher's own calls, slowed on a loaded machine, must have met the switch too
+            wait_until(lambda: "2" in watcher.versions, 30, "the watcher to be answered by version 2")
         after = versions_answered(server.url, 20)
 
     assert set(after) == {"2"}
