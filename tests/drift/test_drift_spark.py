@@ -19,12 +19,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
+import spark_checks
 from drift_cases import assert_same_results, drift_cases
 from modelmedic.drift import DriftOptions, get_engine
 from modelmedic.drift.spark.engine import SparkEngine
-from modelmedic.drift.spark.queries import window_index
 from modelmedic.errors import ConfigError, DataError
-from modelmedic.windows import select_period, windows_after
+from modelmedic.windows import select_period
 
 pytestmark = pytest.mark.spark
 runner = CliRunner()
@@ -108,28 +108,12 @@ def test_large_references_and_forced_tests_match(spark) -> None:
 
 @pytest.fixture(scope="module")
 def bike_case(bike, bike_schema, spark):
-    reference = select_period(bike, "2011-01-01", "2011-01-28")
-    windows = windows_after(bike, "2011-01-28", "1W")
-    plain = bike.rename_axis("datetime").reset_index()
-    plain[list(bike_schema.categorical)] = plain[list(bike_schema.categorical)].astype(object)
-    data = spark.createDataFrame(plain)
-    return reference, windows, data
+    return spark_checks.bike_case(bike, bike_schema, spark)
 
 
 @pytest.mark.parametrize("tests", ["default", "forced"])
 def test_every_bike_window_matches_the_fast_engine(spark, bike, bike_schema, bike_case, tests) -> None:
-    reference, windows, data = bike_case
-    numerical = (*bike_schema.numerical, bike_schema.target)
-    forced = ["ks", "wasserstein", "jensenshannon", "psi", "kl_div", "hellinger"]
-    per_column = {c: forced[i % len(forced)] for i, c in enumerate(numerical)} if tests == "forced" else {}
-    options = DriftOptions(numerical=numerical, categorical=bike_schema.categorical, per_column_stattest=per_column)
-    fast, engine = both(options, reference, spark)
-    results = engine.calculate_windows(data, window_index("datetime", windows))
-    assert sorted(results) == [w.index for w in windows]
-    for window in windows:
-        expected = fast.calculate(window.slice(bike))
-        assert_same_results(results[window.index], expected)
-        assert results[window.index].current_rows == expected.current_rows
+    spark_checks.assert_bike_windows_match(spark, bike, bike_schema, bike_case, tests)
 
 
 def test_a_spark_reference_gives_the_same_results(spark, bike, bike_schema, bike_case) -> None:
@@ -244,28 +228,9 @@ def test_a_window_of_millions_of_rows_never_reaches_the_driver(spark) -> None:
 
 
 def test_cli_drift_reads_parquet_folders_with_the_spark_engine(spark, bike, tmp_path) -> None:
-    from modelmedic.cli import app
-
-    reference, current = bike.loc[:"2011-01-28"], bike.loc["2011-03-01":"2011-03-31"]
-    folder, columns = tmp_path / "current", ["temp", "hum", "cnt", "season"]
-    part = current.reset_index(drop=True).assign(day=current.index.strftime("%Y-%m-%d"))
-    part[[*columns, "day"]].astype({"season": object}).to_parquet(folder, partition_cols=["day"], index=False)
-    reference[columns].astype({"season": object}).to_parquet(tmp_path / "reference.parquet", index=False)
-    args = ["drift", str(tmp_path / "reference.parquet"), str(folder), "--numerical", "temp,hum,cnt"]
-    args += ["--categorical", "season", "--json"]
-    got = runner.invoke(app, [*args, "--engine", "spark", "--spark-conf", "spark.sql.shuffle.partitions=3"])
-    assert got.exit_code == 0, got.output
-    expected = runner.invoke(app, ["drift", str(tmp_path / "reference.parquet"), str(tmp_path / "fast.parquet")])
-    assert expected.exit_code != 0  # no such file: the fast engine reads files only
-    current[columns].astype({"season": object}).to_parquet(tmp_path / "fast.parquet", index=False)
-    expected = runner.invoke(app, [*args[:2], str(tmp_path / "fast.parquet"), *args[3:], "--engine", "fast"])
-    import json
-
-    spark_json, fast_json = json.loads(got.stdout), json.loads(expected.stdout)
-    assert spark_json["dataset"] == fast_json["dataset"]
-    for column, found in spark_json["columns"].items():
-        assert found["score"] == pytest.approx(fast_json["columns"][column]["score"], rel=1e-9, abs=1e-12)
-        assert found["drifted"] == fast_json["columns"][column]["drifted"]
+    spark_checks.assert_cli_drift_on_a_parquet_folder_matches(
+        tmp_path, bike, ["--spark-conf", "spark.sql.shuffle.partitions=3"]
+    )
 
 
 def _same_drift_as_fast(spark, table, reference: pd.DataFrame, current: pd.DataFrame) -> None:

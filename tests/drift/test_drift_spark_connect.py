@@ -9,26 +9,22 @@ window with the ``fast`` engine, as ``test_drift_spark.py`` does on a classic se
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
+import spark_checks
 from conftest import stop_group
 from drift_cases import assert_same_results
 from modelmedic.drift import DriftOptions, get_engine
-from modelmedic.drift.spark import session as spark_settings
+from modelmedic.drift.spark import session as spark_sessions
 from modelmedic.drift.spark.engine import SparkEngine
-from modelmedic.drift.spark.queries import window_index
 from modelmedic.errors import ConfigError
-from modelmedic.windows import select_period, windows_after
 from servers import free_port, wait_until
 
 pytestmark = pytest.mark.spark
-runner = CliRunner()
 SERVER_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
 SERVER_CONF = {
     "spark.connect.grpc.binding.address": "127.0.0.1",
@@ -38,7 +34,7 @@ SERVER_CONF = {
     "spark.sql.shuffle.partitions": "4",
     "spark.sql.session.timeZone": "UTC",
 }
-WEEKS = 8  # bike windows compared (each one a window of the same Spark jobs)
+LAST_DAY = "2011-03-25"  # eight weekly bike windows after the reference (January 2011)
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +73,7 @@ def spark(connect_url: str):
     connect_mode = "SPARK_CONNECT_MODE_ENABLED" in os.environ
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("SPARK_REMOTE", connect_url)
-        session = spark_settings.spark_session("local[1]", {"spark.sql.shuffle.partitions": "3"})
+        session = spark_sessions.spark_session("local[1]", {"spark.sql.shuffle.partitions": "3"})
         try:
             yield session
         finally:
@@ -93,31 +89,16 @@ def test_the_session_is_a_spark_connect_client(spark) -> None:
 
 @pytest.fixture(scope="module")
 def bike_case(bike, bike_schema, spark):
-    reference = select_period(bike, "2011-01-01", "2011-01-28")
-    windows = windows_after(bike.loc[:"2011-04-30"], "2011-01-28", "1W")[:WEEKS]
-    plain = bike.loc[:"2011-04-30"].rename_axis("datetime").reset_index()
-    plain[list(bike_schema.categorical)] = plain[list(bike_schema.categorical)].astype(object)
-    return reference, windows, spark.createDataFrame(plain)
+    return spark_checks.bike_case(bike, bike_schema, spark, end=LAST_DAY)
 
 
 @pytest.mark.parametrize("tests", ["default", "forced"])
-def test_bike_windows_on_spark_connect_match_the_fast_engine(bike, bike_schema, bike_case, spark, tests) -> None:
-    reference, windows, data = bike_case
-    numerical = (*bike_schema.numerical, bike_schema.target)
-    forced = ["ks", "wasserstein", "jensenshannon", "psi", "kl_div", "hellinger"]
-    per_column = {c: forced[i % len(forced)] for i, c in enumerate(numerical)} if tests == "forced" else {}
-    options = DriftOptions(numerical=numerical, categorical=bike_schema.categorical, per_column_stattest=per_column)
-    fast = get_engine("fast", options).fit(reference)
-    engine = SparkEngine(options, session=spark).fit(reference)
-    results = engine.calculate_windows(data, window_index("datetime", windows))
-    assert sorted(results) == [w.index for w in windows] and len(windows) == WEEKS
-    for window in windows:
-        expected = fast.calculate(window.slice(bike))
-        assert_same_results(results[window.index], expected)
-        assert results[window.index].current_rows == expected.current_rows
+def test_bike_windows_on_spark_connect_match_the_fast_engine(spark, bike, bike_schema, bike_case, tests) -> None:
+    assert len(bike_case[1]) == 8
+    spark_checks.assert_bike_windows_match(spark, bike, bike_schema, bike_case, tests)
 
 
-def test_a_spark_reference_and_pandas_frames_on_spark_connect(bike, bike_schema, bike_case, spark) -> None:
+def test_a_spark_reference_and_pandas_frames_on_spark_connect(spark, bike, bike_schema, bike_case) -> None:
     reference, windows, _ = bike_case
     options = DriftOptions(numerical=(*bike_schema.numerical, bike_schema.target), categorical=bike_schema.categorical)
     fast = get_engine("fast", options).fit(reference)
@@ -128,33 +109,16 @@ def test_a_spark_reference_and_pandas_frames_on_spark_connect(bike, bike_schema,
         assert_same_results(result, fast.calculate(frame))
 
 
-def test_cli_drift_reaches_spark_connect_through_spark_remote(bike, spark, connect_url, tmp_path, monkeypatch) -> None:
-    from modelmedic.cli import app
-
-    reference, current = bike.loc[:"2011-01-28"], bike.loc["2011-03-01":"2011-03-31"]
-    folder, columns = tmp_path / "current", ["temp", "hum", "cnt", "season"]
-    part = current.reset_index(drop=True).assign(day=current.index.strftime("%Y-%m-%d"))
-    part[[*columns, "day"]].astype({"season": object}).to_parquet(folder, partition_cols=["day"], index=False)
-    reference[columns].astype({"season": object}).to_parquet(tmp_path / "reference.parquet", index=False)
-    current[columns].astype({"season": object}).to_parquet(tmp_path / "current.parquet", index=False)
-    args = ["drift", str(tmp_path / "reference.parquet"), "--numerical", "temp,hum,cnt", "--categorical", "season"]
+def test_cli_drift_reaches_spark_connect_through_spark_remote(spark, connect_url, bike, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SPARK_REMOTE", connect_url)
-    got = runner.invoke(app, [*args[:2], str(folder), *args[2:], "--json", "--engine", "spark"])
-    assert got.exit_code == 0, got.output
-    expected = runner.invoke(app, [*args[:2], str(tmp_path / "current.parquet"), *args[2:], "--json"])
-    assert expected.exit_code == 0, expected.output
-    spark_json, fast_json = json.loads(got.stdout), json.loads(expected.stdout)
-    assert spark_json["dataset"] == fast_json["dataset"]
-    for column, found in spark_json["columns"].items():
-        assert found["score"] == pytest.approx(fast_json["columns"][column]["score"], rel=1e-9, abs=1e-12)
-        assert found["drifted"] == fast_json["columns"][column]["drifted"]
+    spark_checks.assert_cli_drift_on_a_parquet_folder_matches(tmp_path, bike, [])
 
 
 def test_a_server_that_is_not_there_fails_in_seconds(monkeypatch) -> None:
     monkeypatch.setenv("SPARK_REMOTE", f"sc://127.0.0.1:{free_port()}")
-    monkeypatch.setattr(spark_settings, "CONNECT_TIMEOUT", 2.0)
+    monkeypatch.setattr(spark_sessions, "CONNECT_TIMEOUT", 2.0)
     with pytest.raises(ConfigError, match=r"no Spark Connect server answers at sc://127\.0\.0\.1:\d+ \(waited 2 s\)"):
-        spark_settings.spark_session()
+        spark_sessions.spark_session()
     monkeypatch.setenv("SPARK_REMOTE", "127.0.0.1:15002")
     with pytest.raises(ConfigError, match=r"cannot start Spark \(127\.0\.0\.1:15002\): .*sc://"):
-        spark_settings.spark_session()
+        spark_sessions.spark_session()

@@ -1,0 +1,77 @@
+"""The ``spark`` engine's comparisons with the ``fast`` engine on the bike data, shared by
+the classic session's tests (``test_drift_spark.py``) and Spark Connect's
+(``test_drift_spark_connect.py``): the same checks, whatever kind of session runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from drift_cases import assert_same_results
+from modelmedic.drift import DriftOptions, get_engine
+from modelmedic.drift.spark.engine import SparkEngine
+from modelmedic.drift.spark.queries import window_index
+from modelmedic.windows import select_period, windows_after
+
+# one test forced on each numerical column in turn
+FORCED_TESTS = ["ks", "wasserstein", "jensenshannon", "psi", "kl_div", "hellinger"]
+
+
+def bike_case(bike: pd.DataFrame, bike_schema: Any, spark: Any, end: str | None = None) -> tuple:
+    """The reference (January 2011), the weekly windows after it up to ``end`` (default: the
+    data's end) and the hourly rows up to ``end`` as a Spark frame with a ``datetime`` column."""
+    rows = bike.loc[:end] if end else bike
+    reference = select_period(bike, "2011-01-01", "2011-01-28")
+    windows = windows_after(rows, "2011-01-28", "1W")
+    plain = rows.rename_axis("datetime").reset_index()
+    plain[list(bike_schema.categorical)] = plain[list(bike_schema.categorical)].astype(object)
+    return reference, windows, spark.createDataFrame(plain)
+
+
+def assert_bike_windows_match(spark: Any, bike: pd.DataFrame, bike_schema: Any, case: tuple, tests: str) -> None:
+    """Every window of ``case``, measured in one call of the spark engine, equals the fast
+    engine's result; ``tests``: ``default`` (evidently's choice) or ``forced``
+    (:data:`FORCED_TESTS` in turn)."""
+    reference, windows, data = case
+    numerical = (*bike_schema.numerical, bike_schema.target)
+    per_column = {c: FORCED_TESTS[i % len(FORCED_TESTS)] for i, c in enumerate(numerical)} if tests == "forced" else {}
+    options = DriftOptions(numerical=numerical, categorical=bike_schema.categorical, per_column_stattest=per_column)
+    fast = get_engine("fast", options).fit(reference)
+    engine = SparkEngine(options, session=spark).fit(reference)
+    results = engine.calculate_windows(data, window_index("datetime", windows))
+    assert sorted(results) == [w.index for w in windows]
+    for window in windows:
+        expected = fast.calculate(window.slice(bike))
+        assert_same_results(results[window.index], expected)
+        assert results[window.index].current_rows == expected.current_rows
+
+
+def assert_cli_drift_on_a_parquet_folder_matches(tmp_path: Path, bike: pd.DataFrame, spark_args: list[str]) -> None:
+    """``modelmedic drift --engine spark`` on a Parquet folder partitioned by day gives the
+    scores and verdicts of ``--engine fast`` on the same rows in one file."""
+    from modelmedic.cli import app
+
+    runner = CliRunner()
+    reference, current = bike.loc[:"2011-01-28"], bike.loc["2011-03-01":"2011-03-31"]
+    folder, columns = tmp_path / "current", ["temp", "hum", "cnt", "season"]
+    part = current.reset_index(drop=True).assign(day=current.index.strftime("%Y-%m-%d"))
+    part[[*columns, "day"]].astype({"season": object}).to_parquet(folder, partition_cols=["day"], index=False)
+    reference[columns].astype({"season": object}).to_parquet(tmp_path / "reference.parquet", index=False)
+    args = ["drift", str(tmp_path / "reference.parquet"), str(folder), "--numerical", "temp,hum,cnt"]
+    args += ["--categorical", "season", "--json"]
+    got = runner.invoke(app, [*args, "--engine", "spark", *spark_args])
+    assert got.exit_code == 0, got.output
+    expected = runner.invoke(app, ["drift", str(tmp_path / "reference.parquet"), str(tmp_path / "fast.parquet")])
+    assert expected.exit_code != 0  # no such file: the fast engine reads files only
+    current[columns].astype({"season": object}).to_parquet(tmp_path / "fast.parquet", index=False)
+    expected = runner.invoke(app, [*args[:2], str(tmp_path / "fast.parquet"), *args[3:], "--engine", "fast"])
+    spark_json, fast_json = json.loads(got.stdout), json.loads(expected.stdout)
+    assert spark_json["dataset"] == fast_json["dataset"]
+    for column, found in spark_json["columns"].items():
+        assert found["score"] == pytest.approx(fast_json["columns"][column]["score"], rel=1e-9, abs=1e-12)
+        assert found["drifted"] == fast_json["columns"][column]["drifted"]
