@@ -147,49 +147,7 @@ def test_monitor_with_the_spark_engine_gives_the_fast_table(spark, settings, bik
 
 
 def test_quality_and_error_are_measured_in_spark_as_in_pandas(spark) -> None:
-    from modelmedic.drift.spark.checks import WindowChecks
-    from modelmedic.performance import regression_metrics
-    from modelmedic.quality import QualityProfile
-
-    rng = np.random.default_rng(3)
-
-    def frame(size: int, shift: float) -> pd.DataFrame:
-        data = pd.DataFrame(
-            {
-                "x": rng.normal(shift, 1, size),
-                "n": rng.integers(0, 10, size),
-                "cat": rng.choice(["a", "b", "c" if shift else "a"], size).astype(object),
-                "y": np.round(rng.normal(5, 2, size), 1),
-            }
-        )
-        data["p"] = data["y"] + rng.normal(shift, 1, size)
-        return data
-
-    reference = frame(2_000, 0.0)
-    windows = [frame(n, s) for n, s in ((500, 0.0), (700, 2.0), (300, 1.0), (50, 0.5))]
-    windows[1].loc[::7, "x"] = np.nan
-    windows[1].loc[::11, "x"] = np.inf
-    windows[1].loc[::13, "x"] = -np.inf
-    windows[1].loc[::5, "y"] = np.nan
-    windows[1].loc[::9, "p"] = np.nan
-    windows[1].loc[::3, "cat"] = None
-    windows[2]["y"] = 0.0  # constant labels: no R², no MAPE
-    windows[3]["y"] = np.nan  # no labels at all
-    profile = QualityProfile.fit(reference, ["x", "n"], ["cat"])
-    checks = WindowChecks(profile, "y", "p")
-    options = DriftOptions(numerical=("x", "n", "y", "p"), categorical=("cat",))
-    engine = SparkEngine(options, session=spark).fit(reference)
-    found = engine.check_frames(windows, checks)
-    for window, (_, measured) in zip(windows, found, strict=True):
-        assert measured is not None
-        assert measured.quality == profile.check(window)
-        assert measured.labelled == int(window["y"].notna().sum())
-        expected = regression_metrics(window["y"], window["p"])
-        assert measured.performance.keys() == expected.keys()
-        np.testing.assert_allclose(
-            list(measured.performance.values()), list(expected.values()), rtol=1e-12, atol=0, equal_nan=True
-        )
-    assert found[1][1].quality.non_finite["x"] > 0 and found[1][1].quality.unseen["cat"] > 0
+    spark_checks.assert_quality_and_error_match_pandas(spark)
 
 
 # -- the driver receives summaries, never rows ----------------------------------------------

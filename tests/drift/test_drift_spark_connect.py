@@ -109,6 +109,10 @@ def test_a_spark_reference_and_pandas_frames_on_spark_connect(spark, bike, bike_
         assert_same_results(result, fast.calculate(frame))
 
 
+def test_quality_and_error_on_spark_connect_match_pandas(spark) -> None:
+    spark_checks.assert_quality_and_error_match_pandas(spark)
+
+
 def test_cli_drift_reaches_spark_connect_through_spark_remote(spark, connect_url, bike, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SPARK_REMOTE", connect_url)
     spark_checks.assert_cli_drift_on_a_parquet_folder_matches(tmp_path, bike, [])
