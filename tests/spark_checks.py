@@ -125,3 +125,26 @@ def assert_quality_and_error_match_pandas(spark: Any) -> None:
             list(measured.performance.values()), list(expected.values()), rtol=1e-12, atol=0, equal_nan=True
         )
     assert found[1][1].quality.non_finite["x"] > 0 and found[1][1].quality.unseen["cat"] > 0
+
+
+def assert_monitor_tables_match(settings: Any, bike: pd.DataFrame, bike_schema: Any) -> None:
+    """A monitoring job to June 2011 with ``engine="spark"`` (on the session the settings
+    give) gives the tidy table of ``engine="fast"``: every window, feature, score, verdict, metric."""
+    from modelmedic import monitor
+    from modelmedic.model import train
+
+    model = train(select_period(bike, "2011-01-01", "2011-01-28"), bike_schema, "rf")
+    data = bike.loc[:"2011-06-30"]
+    tables = {
+        engine: monitor.run(data, bike_schema, model, settings, engine=engine, html="none", track=False).to_df()
+        for engine in ("fast", "spark")
+    }
+    fast, spark_table = tables["fast"], tables["spark"]
+    assert len(fast) == len(spark_table) > 100
+    kinds = set(spark_table["kind"])
+    assert {"drift", "dataset", "performance", "quality"} <= kinds, kinds
+    measured = spark_table.query("kind in ('performance', 'quality')")
+    assert {"mae", "rmse", "mape", "bias", "r2", "rows", "missing_share"} <= set(measured["metric"])
+    exact = ["window", "label", "rows", "status", "kind", "column", "metric", "stattest", "threshold", "drifted"]
+    pd.testing.assert_frame_equal(fast[exact], spark_table[exact])
+    np.testing.assert_allclose(spark_table["value"], fast["value"], rtol=1e-9, atol=1e-12, equal_nan=True)

@@ -24,7 +24,6 @@ from drift_cases import assert_same_results, drift_cases
 from modelmedic.drift import DriftOptions, get_engine
 from modelmedic.drift.spark.engine import SparkEngine
 from modelmedic.errors import ConfigError, DataError
-from modelmedic.windows import select_period
 
 pytestmark = pytest.mark.spark
 runner = CliRunner()
@@ -126,24 +125,7 @@ def test_a_spark_reference_gives_the_same_results(spark, bike, bike_schema, bike
 
 
 def test_monitor_with_the_spark_engine_gives_the_fast_table(spark, settings, bike, bike_schema) -> None:
-    from modelmedic import monitor
-    from modelmedic.model import train
-
-    model = train(select_period(bike, "2011-01-01", "2011-01-28"), bike_schema, "rf")
-    data = bike.loc[:"2011-06-30"]
-    tables = {
-        engine: monitor.run(data, bike_schema, model, settings, engine=engine, html="none", track=False).to_df()
-        for engine in ("fast", "spark")
-    }
-    fast, spark_table = tables["fast"], tables["spark"]
-    assert len(fast) == len(spark_table) > 100
-    kinds = set(spark_table["kind"])
-    assert {"drift", "dataset", "performance", "quality"} <= kinds, kinds
-    measured = spark_table.query("kind in ('performance', 'quality')")
-    assert {"mae", "rmse", "mape", "bias", "r2", "rows", "missing_share"} <= set(measured["metric"])
-    exact = ["window", "label", "rows", "status", "kind", "column", "metric", "stattest", "threshold", "drifted"]
-    pd.testing.assert_frame_equal(fast[exact], spark_table[exact])
-    np.testing.assert_allclose(spark_table["value"], fast["value"], rtol=1e-9, atol=1e-12, equal_nan=True)
+    spark_checks.assert_monitor_tables_match(settings, bike, bike_schema)
 
 
 def test_quality_and_error_are_measured_in_spark_as_in_pandas(spark) -> None:

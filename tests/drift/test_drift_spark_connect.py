@@ -109,6 +109,11 @@ def test_a_spark_reference_and_pandas_frames_on_spark_connect(spark, bike, bike_
         assert_same_results(result, fast.calculate(frame))
 
 
+def test_monitor_on_spark_connect_gives_the_fast_table(spark, connect_url, settings, bike, bike_schema) -> None:
+    assert os.environ["SPARK_REMOTE"] == connect_url  # the engine's session: spark_session() from the settings
+    spark_checks.assert_monitor_tables_match(settings, bike, bike_schema)
+
+
 def test_quality_and_error_on_spark_connect_match_pandas(spark) -> None:
     spark_checks.assert_quality_and_error_match_pandas(spark)
 
