@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,11 +124,15 @@ def test_cli_drift_reaches_spark_connect_through_spark_remote(spark, connect_url
     spark_checks.assert_cli_drift_on_a_parquet_folder_matches(tmp_path, bike, [])
 
 
-def test_a_server_that_is_not_there_fails_in_seconds(monkeypatch) -> None:
+def test_a_server_that_is_not_there_or_no_client_fails_in_one_line(monkeypatch) -> None:
     monkeypatch.setenv("SPARK_REMOTE", f"sc://127.0.0.1:{free_port()}")
     monkeypatch.setattr(spark_sessions, "CONNECT_TIMEOUT", 2.0)
     with pytest.raises(ConfigError, match=r"no Spark Connect server answers at sc://127\.0\.0\.1:\d+ \(waited 2 s\)"):
         spark_sessions.spark_session()
+    monkeypatch.setitem(sys.modules, "grpc", None)  # as if the Connect client were not installed
+    with pytest.raises(ConfigError, match=r"SPARK_REMOTE needs the Spark Connect client .*'modelmedic\[spark\]'"):
+        spark_sessions.spark_session()
+    monkeypatch.undo()
     monkeypatch.setenv("SPARK_REMOTE", "127.0.0.1:15002")
     with pytest.raises(ConfigError, match=r"cannot start Spark \(127\.0\.0\.1:15002\): .*sc://"):
         spark_sessions.spark_session()

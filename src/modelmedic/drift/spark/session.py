@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
 EXTRA_HINT = "the spark drift engine needs pyspark, from modelmedic's 'spark' extra: pip install pyspark"
+CONNECT_HINT = "pip install 'modelmedic[spark]' (pyspark[connect])"
 DEFAULT_MASTER = "local[*]"
 # seconds to wait for a Spark Connect server to accept the connection (its client retries
 # for 10 minutes and more before it reports a server that is not there)
@@ -110,13 +111,15 @@ def _require_server(remote: str) -> None:
     to accept a connection (TLS and tokens as the URL says).
 
     Raises:
-        ConfigError: when none answers in time.
-        ImportError: when the Spark Connect client's packages are missing (pyspark's message).
+        ConfigError: when none answers in time, or when the Spark Connect client's packages are missing.
         pyspark errors: when ``remote`` is not an ``sc://host:port`` URL.
     """
-    # lazy: the Spark Connect client (grpcio) is part of the optional spark extra
-    import grpc
-    from pyspark.sql.connect.client import DefaultChannelBuilder  # heavy, optional (see require_pyspark)
+    try:
+        # lazy: the Spark Connect client (grpcio) is part of the optional spark extra
+        import grpc
+        from pyspark.sql.connect.client import DefaultChannelBuilder  # heavy, optional (see require_pyspark)
+    except ImportError as exc:
+        raise ConfigError(f"SPARK_REMOTE needs the Spark Connect client ({exc}): {CONNECT_HINT}") from None
 
     channel = DefaultChannelBuilder(remote).toChannel()
     try:
