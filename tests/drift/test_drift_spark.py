@@ -19,12 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from typer.testing import CliRunner
 
+import spark_checks
 from drift_cases import assert_same_results, drift_cases
 from modelmedic.drift import DriftOptions, get_engine
 from modelmedic.drift.spark.engine import SparkEngine
-from modelmedic.drift.spark.queries import window_index
 from modelmedic.errors import ConfigError, DataError
-from modelmedic.windows import select_period, windows_after
 
 pytestmark = pytest.mark.spark
 runner = CliRunner()
@@ -108,28 +107,12 @@ def test_large_references_and_forced_tests_match(spark) -> None:
 
 @pytest.fixture(scope="module")
 def bike_case(bike, bike_schema, spark):
-    reference = select_period(bike, "2011-01-01", "2011-01-28")
-    windows = windows_after(bike, "2011-01-28", "1W")
-    plain = bike.rename_axis("datetime").reset_index()
-    plain[list(bike_schema.categorical)] = plain[list(bike_schema.categorical)].astype(object)
-    data = spark.createDataFrame(plain)
-    return reference, windows, data
+    return spark_checks.bike_case(bike, bike_schema, spark)
 
 
 @pytest.mark.parametrize("tests", ["default", "forced"])
 def test_every_bike_window_matches_the_fast_engine(spark, bike, bike_schema, bike_case, tests) -> None:
-    reference, windows, data = bike_case
-    numerical = (*bike_schema.numerical, bike_schema.target)
-    forced = ["ks", "wasserstein", "jensenshannon", "psi", "kl_div", "hellinger"]
-    per_column = {c: forced[i % len(forced)] for i, c in enumerate(numerical)} if tests == "forced" else {}
-    options = DriftOptions(numerical=numerical, categorical=bike_schema.categorical, per_column_stattest=per_column)
-    fast, engine = both(options, reference, spark)
-    results = engine.calculate_windows(data, window_index("datetime", windows))
-    assert sorted(results) == [w.index for w in windows]
-    for window in windows:
-        expected = fast.calculate(window.slice(bike))
-        assert_same_results(results[window.index], expected)
-        assert results[window.index].current_rows == expected.current_rows
+    spark_checks.assert_bike_windows_match(spark, bike, bike_schema, bike_case, tests)
 
 
 def test_a_spark_reference_gives_the_same_results(spark, bike, bike_schema, bike_case) -> None:
@@ -142,70 +125,11 @@ def test_a_spark_reference_gives_the_same_results(spark, bike, bike_schema, bike
 
 
 def test_monitor_with_the_spark_engine_gives_the_fast_table(spark, settings, bike, bike_schema) -> None:
-    from modelmedic import monitor
-    from modelmedic.model import train
-
-    model = train(select_period(bike, "2011-01-01", "2011-01-28"), bike_schema, "rf")
-    data = bike.loc[:"2011-06-30"]
-    tables = {
-        engine: monitor.run(data, bike_schema, model, settings, engine=engine, html="none", track=False).to_df()
-        for engine in ("fast", "spark")
-    }
-    fast, spark_table = tables["fast"], tables["spark"]
-    assert len(fast) == len(spark_table) > 100
-    kinds = set(spark_table["kind"])
-    assert {"drift", "dataset", "performance", "quality"} <= kinds, kinds
-    measured = spark_table.query("kind in ('performance', 'quality')")
-    assert {"mae", "rmse", "mape", "bias", "r2", "rows", "missing_share"} <= set(measured["metric"])
-    exact = ["window", "label", "rows", "status", "kind", "column", "metric", "stattest", "threshold", "drifted"]
-    pd.testing.assert_frame_equal(fast[exact], spark_table[exact])
-    np.testing.assert_allclose(spark_table["value"], fast["value"], rtol=1e-9, atol=1e-12, equal_nan=True)
+    spark_checks.assert_monitor_tables_match(settings, bike, bike_schema)
 
 
 def test_quality_and_error_are_measured_in_spark_as_in_pandas(spark) -> None:
-    from modelmedic.drift.spark.checks import WindowChecks
-    from modelmedic.performance import regression_metrics
-    from modelmedic.quality import QualityProfile
-
-    rng = np.random.default_rng(3)
-
-    def frame(size: int, shift: float) -> pd.DataFrame:
-        data = pd.DataFrame(
-            {
-                "x": rng.normal(shift, 1, size),
-                "n": rng.integers(0, 10, size),
-                "cat": rng.choice(["a", "b", "c" if shift else "a"], size).astype(object),
-                "y": np.round(rng.normal(5, 2, size), 1),
-            }
-        )
-        data["p"] = data["y"] + rng.normal(shift, 1, size)
-        return data
-
-    reference = frame(2_000, 0.0)
-    windows = [frame(n, s) for n, s in ((500, 0.0), (700, 2.0), (300, 1.0), (50, 0.5))]
-    windows[1].loc[::7, "x"] = np.nan
-    windows[1].loc[::11, "x"] = np.inf
-    windows[1].loc[::13, "x"] = -np.inf
-    windows[1].loc[::5, "y"] = np.nan
-    windows[1].loc[::9, "p"] = np.nan
-    windows[1].loc[::3, "cat"] = None
-    windows[2]["y"] = 0.0  # constant labels: no R², no MAPE
-    windows[3]["y"] = np.nan  # no labels at all
-    profile = QualityProfile.fit(reference, ["x", "n"], ["cat"])
-    checks = WindowChecks(profile, "y", "p")
-    options = DriftOptions(numerical=("x", "n", "y", "p"), categorical=("cat",))
-    engine = SparkEngine(options, session=spark).fit(reference)
-    found = engine.check_frames(windows, checks)
-    for window, (_, measured) in zip(windows, found, strict=True):
-        assert measured is not None
-        assert measured.quality == profile.check(window)
-        assert measured.labelled == int(window["y"].notna().sum())
-        expected = regression_metrics(window["y"], window["p"])
-        assert measured.performance.keys() == expected.keys()
-        np.testing.assert_allclose(
-            list(measured.performance.values()), list(expected.values()), rtol=1e-12, atol=0, equal_nan=True
-        )
-    assert found[1][1].quality.non_finite["x"] > 0 and found[1][1].quality.unseen["cat"] > 0
+    spark_checks.assert_quality_and_error_match_pandas(spark)
 
 
 # -- the driver receives summaries, never rows ----------------------------------------------
@@ -244,28 +168,9 @@ def test_a_window_of_millions_of_rows_never_reaches_the_driver(spark) -> None:
 
 
 def test_cli_drift_reads_parquet_folders_with_the_spark_engine(spark, bike, tmp_path) -> None:
-    from modelmedic.cli import app
-
-    reference, current = bike.loc[:"2011-01-28"], bike.loc["2011-03-01":"2011-03-31"]
-    folder, columns = tmp_path / "current", ["temp", "hum", "cnt", "season"]
-    part = current.reset_index(drop=True).assign(day=current.index.strftime("%Y-%m-%d"))
-    part[[*columns, "day"]].astype({"season": object}).to_parquet(folder, partition_cols=["day"], index=False)
-    reference[columns].astype({"season": object}).to_parquet(tmp_path / "reference.parquet", index=False)
-    args = ["drift", str(tmp_path / "reference.parquet"), str(folder), "--numerical", "temp,hum,cnt"]
-    args += ["--categorical", "season", "--json"]
-    got = runner.invoke(app, [*args, "--engine", "spark", "--spark-conf", "spark.sql.shuffle.partitions=3"])
-    assert got.exit_code == 0, got.output
-    expected = runner.invoke(app, ["drift", str(tmp_path / "reference.parquet"), str(tmp_path / "fast.parquet")])
-    assert expected.exit_code != 0  # no such file: the fast engine reads files only
-    current[columns].astype({"season": object}).to_parquet(tmp_path / "fast.parquet", index=False)
-    expected = runner.invoke(app, [*args[:2], str(tmp_path / "fast.parquet"), *args[3:], "--engine", "fast"])
-    import json
-
-    spark_json, fast_json = json.loads(got.stdout), json.loads(expected.stdout)
-    assert spark_json["dataset"] == fast_json["dataset"]
-    for column, found in spark_json["columns"].items():
-        assert found["score"] == pytest.approx(fast_json["columns"][column]["score"], rel=1e-9, abs=1e-12)
-        assert found["drifted"] == fast_json["columns"][column]["drifted"]
+    spark_checks.assert_cli_drift_on_a_parquet_folder_matches(
+        tmp_path, bike, ["--spark-conf", "spark.sql.shuffle.partitions=3"]
+    )
 
 
 def _same_drift_as_fast(spark, table, reference: pd.DataFrame, current: pd.DataFrame) -> None:
