@@ -71,7 +71,6 @@ class LossEstimator:
         Raises:
             DataError: with fewer than :data:`MIN_ROWS` labelled rows.
         """
-
         # lazy: numpy only where arrays are computed
         import numpy as np
 

@@ -91,7 +91,6 @@ def make_windows(start: pd.Timestamp | str, stop: pd.Timestamp | str, freq: str 
     Raises:
         ConfigError: for a bad frequency or an empty interval.
     """
-
     start, stop = parse_time(start), parse_time(stop)
     if stop <= start:
         raise ConfigError(f"no time to cut into windows between {start} and {stop}")
@@ -120,7 +119,6 @@ def select_period(frame: pd.DataFrame, start: str | pd.Timestamp, end: str | pd.
     Raises:
         DataError: when the period holds no rows.
     """
-
     part = Window(0, parse_time(start), day_end(end)).slice(frame)
     if part.empty:
         raise DataError(

@@ -121,7 +121,6 @@ def backtest_and_report(
         TrackingError: when the MLflow store cannot be reached.
         MissingExtraError: without ``modelmedic[monitor]`` (the charts).
     """
-
     require_installed("plotly", "matplotlib", purpose="modelmedic backtest's charts")
     strategies = parse_strategies(specs)
     result = run_backtest(frame, schema, strategies, config, progress)
@@ -159,7 +158,6 @@ def search_and_report(
         DataError: when the data do not cover the reference period and later windows.
         TrackingError: when the MLflow store cannot be reached.
     """
-
     # lazy: modelmedic.model imports numpy
     from modelmedic.model import build_model
 

@@ -63,13 +63,11 @@ def parse_policy(spec: str) -> TrainingPolicy:
     Raises:
         ConfigError: for an unknown policy or a bad duration.
     """
-
     return parse_strategy(f"periodic:1+{spec}").policy  # type: ignore[union-attr]
 
 
 def data_digest(frame: pd.DataFrame, schema: DatasetSchema, config: BacktestConfig) -> str:
     """A digest of the data, the column roles and everything a bank model depends on."""
-
     h = hashlib.sha256()
     h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
     h.update(repr(schema).encode())
@@ -94,7 +92,6 @@ def training_rows(
 
     ``policy`` ``None`` means the reference period (cut at ``cutoff`` for its shadow).
     """
-
     if policy is None:
         rows = select_period(frame, config.reference_start, config.reference_end)
         return rows.iloc[: rows.index.searchsorted(cutoff)], None
@@ -375,7 +372,6 @@ class ModelBank:
 
     def window_sums(self, key: str) -> tuple[np.ndarray, np.ndarray]:
         """Per window: the model's sum of absolute and of squared errors (NaN where it cannot serve)."""
-
         key = self.alias.get(key, key)
         if key not in self._window_sums:
             start = self.predictions[key][0]

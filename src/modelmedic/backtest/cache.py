@@ -68,7 +68,6 @@ class ModelStore:
 
     def reference(self) -> Deployment:
         """The reference model, deployed at the first window boundary."""
-
         if self._reference is None:
             rows = select_period(self.frame, self.config.reference_start, self.config.reference_end)
             if rows[self.schema.target].notna().sum() == 0:

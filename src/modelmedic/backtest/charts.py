@@ -21,7 +21,6 @@ def _shown(ranking: Ranking) -> list[Any]:
 
 def backtest_figures(result: BacktestResult, ranking: Ranking) -> list[Any]:
     """The error-over-time and Pareto figures (every strategy; the best few shown at first)."""
-
     go = require("plotly.graph_objects", purpose="plotly (backtest charts)")
 
     begins = [w.begin for w in result.windows]
@@ -122,7 +121,6 @@ def write_html(figures: list[Any], path: Path, title: str) -> Path:
 
 def write_pngs(result: BacktestResult, ranking: Ranking, folder: Path) -> list[Path]:
     """Draw ``errors.png`` and ``pareto.png`` with matplotlib (Agg) into ``folder``."""
-
     matplotlib = require("matplotlib", purpose="matplotlib (backtest charts)")
 
     matplotlib.use("Agg")

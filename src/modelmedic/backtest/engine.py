@@ -252,7 +252,6 @@ def backtest_windows(frame: pd.DataFrame, config: BacktestConfig) -> list[Window
     Raises:
         DataError: when no data follow the reference period.
     """
-
     windows = windows_after(frame, config.reference_end, config.window)
     if not windows:
         raise DataError(f"no data after the reference period (ending {config.reference_end}) to backtest on")
@@ -282,7 +281,6 @@ def run_backtest(
         DataError: when the data do not cover the reference period and later windows.
         ConfigError: for a bad window, label delay or model kind.
     """
-
     # lazy: modelmedic.model imports numpy
     from modelmedic.model import build_model
 

@@ -154,7 +154,6 @@ def log_backtest(result: BacktestResult, ranking: Ranking, files: dict[str, Path
     Raises:
         TrackingError: when the MLflow store cannot be reached.
     """
-
     config = result.config
     client = tracking.client(settings)
     experiment = tracking.experiment_id(f"{settings.experiment}-backtest", settings)
@@ -201,7 +200,6 @@ def log_backtest(result: BacktestResult, ranking: Ranking, files: dict[str, Path
 
 def _log_strategy(client: Any, experiment: str, parent_id: str, result: BacktestResult, row: Any) -> None:
     """A nested run with the strategy's totals and per-window series."""
-
     run = row.run
     child = client.create_run(
         experiment,

@@ -136,7 +136,6 @@ class Simulator:
 
     def _estimated(self, deployed: _Deployed) -> np.ndarray | None:
         """The loss estimator's estimates for every row from the model's deployment on."""
-
         if deployed.key not in self._estimates:
             bank, estimates = self.bank, None
             shadow = bank.shadow_key(deployed.key)
@@ -163,7 +162,6 @@ class Simulator:
 
     def _deployment(self, deployed: _Deployed) -> Deployment:
         """An engine :class:`Deployment` for the drift engine (training rows, no model)."""
-
         if deployed.key not in self._deployments:
             policy = None if deployed.policy is None else deployed.policy.spec
             rows, _ = training_rows(self.bank.frame, self.bank.config, policy, deployed.cutoff)

@@ -239,7 +239,6 @@ def search(
     Raises:
         ConfigError: for a negative retrain cost or budget, or a spec the bank cannot replay.
     """
-
     if retrain_cost is not None and retrain_cost < 0:
         raise ConfigError(f"retrain cost {retrain_cost} must not be negative")
     if max_retrains is not None and max_retrains < 0:

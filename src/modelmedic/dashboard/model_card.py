@@ -43,7 +43,6 @@ def model_card(settings: Settings, mlflow_ui: str) -> tuple[dict[str, Any] | Non
         ``versions``: every registered version, newest first) or ``None`` with a
         sentence saying why there is none (no champion yet, store unreachable).
     """
-
     name = settings.model_name
     try:
         mlflow_client = tracking.client(settings)
@@ -112,7 +111,6 @@ def retrain_decisions(settings: Settings, mlflow_ui: str, limit: int = 50) -> li
         ``tags`` (the ``modelmedic.*`` tags without the prefix), ``params`` and ``metrics``;
         an empty list when there is none or the store cannot be read.
     """
-
     try:
         mlflow_client = tracking.client(settings)
         experiments = [e.experiment_id for e in mlflow_client.search_experiments()]

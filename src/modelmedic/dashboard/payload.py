@@ -43,7 +43,6 @@ def drift_strength(stattest: str | None, score: float | None, threshold: float |
     Returns:
         The strength, or ``None`` when the column was not tested.
     """
-
     if score is None or threshold is None or not math.isfinite(score) or threshold <= 0:
         return None
     test = STATTESTS.get(stattest or "")
@@ -69,7 +68,6 @@ def report_path(settings: Settings, folder: str, name: str) -> Path | None:
     Only plain names (``window-003.html``) inside a job folder are served: anything else,
     like ``..`` or a path, gives ``None``.
     """
-
     if not re.fullmatch(r"[0-9A-Za-z_.-]+", folder) or folder.startswith("."):
         return None
     if not re.fullmatch(r"window-\d+\.html", name):
@@ -197,7 +195,6 @@ def _results(
 def served_mismatch(model: dict[str, Any] | None, served: dict[str, Any] | None) -> str | None:
     """A sentence when the service answers with another registered version than the
     champion's (e.g. after a promotion, before the service reloads), else ``None``."""
-
     ref = registry_ref(served["uri"]) if served else None
     if model is None or served is None or ref is None or ref.name != model["name"]:
         return None

@@ -127,7 +127,6 @@ def create_dashboard_app(settings: Settings | None = None, mlflow_ui: str | None
     Returns:
         A FastAPI app without the prediction API.
     """
-
     app = FastAPI(title="modelmedic dashboard", version=__version__, docs_url=None, redoc_url=None)
     app.include_router(dashboard_router(settings, mlflow_ui))
     return app

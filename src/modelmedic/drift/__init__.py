@@ -77,7 +77,6 @@ def get_engine(name: str, options: DriftOptions) -> DriftEngine:
         ConfigError: for an unknown engine name (or ``spark`` without pyspark).
         MissingExtraError: for ``evidently`` without ``modelmedic[monitor]``.
     """
-
     if name not in ENGINE_MODULES:
         raise ConfigError(f"unknown drift engine '{name}'; choose one of: {', '.join(ENGINE_MODULES)}")
     if name == "evidently":

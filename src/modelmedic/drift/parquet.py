@@ -64,7 +64,6 @@ def parquet_stats(
         DataError: when the file is missing or not Parquet.
         DriftError: when it lacks one of the columns.
     """
-
     pq = require("pyarrow.parquet", purpose="pyarrow (parquet files)")
     path = Path(path)
     try:

@@ -211,7 +211,6 @@ def load_profile_for_model(model: str, settings: Settings | None = None) -> Refe
             trained before profiles existed: train it again).
         TrackingError: when the store does not answer.
     """
-
     run_id = model if _RUN_ID.match(model) else tracking.model_run_id(model, settings)
     if not run_id:
         raise ModelNotFoundError(f"model {model} was not logged by a run, so it has no reference profile")

@@ -51,7 +51,6 @@ def resolve_model(model: Any, model_uri: str | None, settings: Settings) -> tupl
         ModelNotFoundError: when no model is found.
         UntrustedModelError: when the model is saved in a format whose loader can run code.
     """
-
     if model is not None:
         return model, model_uri or "memory", None
     version = None
@@ -228,7 +227,6 @@ def run(
         MissingExtraError: without ``modelmedic[monitor]``.
         TypeError: when both ``config`` and ``options`` are given, or for an unknown option.
     """
-
     # the pictures (plotly, matplotlib) and results.parquet (pyarrow), before any work
     require_installed("plotly", "matplotlib", "pyarrow", purpose="modelmedic monitor")
     began = time.perf_counter()
@@ -285,7 +283,6 @@ def _measure(
         ConfigError: for drift tests unfit for the columns.
         DataError: when the report folder cannot be created.
     """
-
     schema = base.schema
     outputs = [schema.target] if base.labelled else []
     feature_options, job_options = config.drift_options(schema, [*outputs, schema.prediction])
@@ -336,7 +333,6 @@ def _publish(result: MonitorResult, settings: Settings, spec: str, *, track: boo
     Raises:
         TrackingError: when MLflow refuses.
     """
-
     assert result.folder is not None and result.config is not None
     mark = time.perf_counter()
     # the tables and pictures are drawn in a forked process while this one logs to MLflow
@@ -357,7 +353,6 @@ def _finish(result: MonitorResult, settings: Settings, *, track: bool) -> None:
     Raises:
         TrackingError: when MLflow refuses.
     """
-
     assert result.folder is not None
     write_summary(result, result.folder)
     if track:

@@ -39,7 +39,6 @@ def _init_worker(state: dict[str, Any]) -> None:
 def _worker_drift(current: pd.DataFrame, key: Any = None, state: dict[str, Any] | None = None) -> Any:
     """Drift of one window's columns, passed to ``finish`` when there is one; the engine is
     fitted once per process (or ``state``)."""
-
     state = _WORKER if state is None else state
     if state["engine"] is None:
         state["engine"] = get_engine(state["engine_name"], state["options"]).fit(state["reference"])
@@ -59,7 +58,6 @@ def _worker_render(
 ) -> Path | None:
     """Render one window's evidently HTML report against the reference (``None``: evidently
     could not render it)."""
-
     state = _WORKER if state is None else state
     reference = state["reference"]
     try:

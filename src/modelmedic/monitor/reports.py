@@ -85,7 +85,6 @@ def _short(labels: list[str]) -> list[str]:
 
 def plotly_figures(table: pd.DataFrame) -> dict[str, Any]:
     """The four pictures as plotly figures, by name (see :data:`PICTURES`)."""
-
     go = require("plotly.graph_objects", purpose="plotly (monitoring pictures)")
 
     flags, scores, series = (
@@ -268,7 +267,6 @@ def write_summary(result: MonitorResult, folder: Path) -> Path:
 
 def point_latest(root: Path, folder: Path, run_id: str | None = None) -> Path:
     """Write ``root/latest.json`` naming ``folder`` (relative to ``root``) as the latest job."""
-
     pointer = root / LATEST
     body = {
         "folder": folder.name,

@@ -181,7 +181,6 @@ class WindowResult:
     def metrics(self) -> dict[str, float]:
         """The window's values as MLflow metrics (``drift/temp``, ``drift_share``, ``perf/mae``,
         ``quality/missing``...; per-column quality counts only where not zero)."""
-
         values: dict[str, float] = {"rows": float(self.rows), "labelled_rows": float(self.labelled)}
         if self.drift is not None:
             for col in self.drift.columns.values():

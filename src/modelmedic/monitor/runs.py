@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 def experiment_name(settings: Settings, model_uri: str) -> str:
     """The MLflow experiment of a monitored model: ``<registered name>-monitor`` (the
     configured model name for URIs outside the registry)."""
-
     ref = registry_ref(model_uri)
     return f"{ref.name if ref else settings.model_name}-monitor"
 
@@ -54,7 +53,6 @@ def log_monitor(
     Raises:
         TrackingError: when the store cannot be reached.
     """
-
     client = tracking.client(settings)
     experiment = tracking.experiment_id(experiment_name(settings, result.model_uri), settings)
     first, last = result.windows[0].window, result.windows[-1].window
@@ -117,7 +115,6 @@ def log_monitor(
 
 def finish_summary_run(result: MonitorResult, settings: Settings) -> None:
     """Log the job's report files (not the per-window HTML) to the summary run and end it."""
-
     if result.summary_run_id is None or result.folder is None:
         return
     client = tracking.client(settings)

@@ -57,7 +57,6 @@ class WorkspaceExport:
 
 def project_name(settings: Settings, model_uri: str) -> str:
     """The workspace project of a monitored model: ``<registered name> monitoring``."""
-
     return experiment_name(settings, model_uri).removesuffix("-monitor") + " monitoring"
 
 
@@ -158,7 +157,6 @@ def export_monitor_to_workspace(
         ConfigError: for a test or threshold the columns cannot take.
         DriftError: when evidently fails on a window.
     """
-
     Workspace = require("evidently.ui.workspace", purpose="evidently (workspace export)").Workspace
 
     settings = settings or get_settings()

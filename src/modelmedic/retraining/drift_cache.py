@@ -30,7 +30,6 @@ class DriftCache(DriftLookup):
 
     def drift(self, deployment: Deployment, current: pd.DataFrame, columns: tuple[str, ...] | None) -> DriftResult:
         """Drift of ``current`` against ``deployment.training`` on ``columns`` (all features)."""
-
         columns = tuple(columns or self.schema.features)
         unknown = [c for c in columns if c not in self.schema.features]
         if unknown:

@@ -157,7 +157,6 @@ def training_rows(
     Raises:
         DataError: when no labelled rows fall in the training set.
     """
-
     rows, weights = strategy.policy.select(labelled.iloc[: labelled.index.searchsorted(cutoff)], cutoff)
     if rows.empty or rows[schema.target].notna().sum() == 0:
         raise DataError(f"{strategy.name}: no labelled rows in the training set before {cutoff}")

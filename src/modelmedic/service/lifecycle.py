@@ -62,7 +62,6 @@ def preflight(settings: Settings, *, train_if_missing: bool = False) -> Prefligh
         ModelNotFoundError: when there is no model (and ``train_if_missing`` is false).
         DataError, TrackingError: when training was needed and failed.
     """
-
     store = open_store(settings)
     store.close()
     if train_if_missing:
@@ -92,7 +91,6 @@ def check(settings: Settings) -> PreflightReport:
         ModelNotFoundError: when there is no model (or no MLflow store holding one).
         TrackingError: when the MLflow tracking store does not answer.
     """
-
     if not settings.model_uri:
         tracking.champion(settings, create=False)  # the store and its champion exist
     # the model itself, loaded as a worker loads it (trusted format) and proved
@@ -157,7 +155,6 @@ def train_champion(settings: Settings) -> tuple[str, str]:
         DataError: when the bike data cannot be obtained.
         TrackingError: when the MLflow store refuses.
     """
-
     logger.warning("no model to serve: training one on the reference period")
     frame, schema = load_dataset(None, service_schema(), settings, progress=False)
     train_and_register(frame, schema, settings=settings, source=data_source_label(None, settings))
@@ -179,7 +176,6 @@ def settings_environment(settings: Settings) -> dict[str, str]:
 
 def run_server(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     """Serve with uvicorn until interrupted (``workers`` processes; 1 runs in this one)."""
-
     # lazy: the web stack only in the service
     import uvicorn
 

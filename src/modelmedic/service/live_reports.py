@@ -54,7 +54,6 @@ class LiveReference:
 def drift_options(schema: DatasetSchema) -> Any:
     """The drift options of the live traffic: every feature of ``schema``, tested as
     ``modelmedic monitor`` tests them by default (:class:`~modelmedic.monitor.MonitorConfig`)."""
-
     return DriftOptions.from_schema(schema, LIVE_CONFIG.tests)
 
 
@@ -64,7 +63,6 @@ def load_reference(settings: Settings, served: ServedModel, schema: DatasetSchem
     Returns:
         A :class:`LiveReference`; its ``problem`` says why drift is unavailable, if it is.
     """
-
     options = drift_options(schema)
     profiled = _from_profile(served, options, settings, schema.target)
     if profiled is not None:
@@ -124,7 +122,6 @@ def drift_report(
     Raises:
         PredictionStoreError: when the log cannot be read.
     """
-
     base = {"since": since, "rows": 0, "engine": SERVICE_DRIFT_ENGINE, "reference": reference.description}
     empty = {"dataset": {"columns": 0, "drifted_columns": 0, "share": None, "drifted": None}, "columns": {}}
     if reference.engine is None:
@@ -148,7 +145,6 @@ def performance_report(store: PredictionStore, since: dt.datetime | None) -> dic
     Raises:
         PredictionStoreError: when the log cannot be read.
     """
-
     window = Window(naive_utc(since))
     with store.reading() as conn:
         rows = count_rows(conn, store.table, window)

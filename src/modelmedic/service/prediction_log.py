@@ -122,7 +122,6 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the database cannot be reached or refuses.
         """
-
         try:
             with self.engine.begin() as conn:
                 self.schema_version = upgrade(conn, self.tables, postgres=not self.is_sqlite)
@@ -165,7 +164,6 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the database cannot be read.
         """
-
         try:
             with self.read_engine.connect() as conn:
                 if not self.is_sqlite:
@@ -296,7 +294,6 @@ class PredictionStore:
             PredictionStoreTimeout: when the deadline passed first (nothing stored).
             PredictionStoreError: when the write fails.
         """
-
         if not labels:
             return LabelOutcome(0, [], [])
         ids = list(labels)
@@ -332,13 +329,11 @@ class PredictionStore:
 
     def count(self) -> int:
         """Number of predictions in the log."""
-
         with self.reading() as conn:
             return int(conn.execute(select(func.count()).select_from(self.table)).scalar() or 0)
 
     def ids(self) -> set[str]:
         """Every prediction id in the log."""
-
         with self.reading() as conn:
             return set(conn.execute(select(self.table.c.id)).scalars())
 
@@ -353,7 +348,6 @@ class PredictionStore:
         Raises:
             PredictionStoreError: when the database cannot be read.
         """
-
         t = self.table
         columns = log_columns(self.feature_types)
         query = select(*(t.c[c] for c in columns)).order_by(t.c.created_at, t.c.id)
@@ -376,7 +370,6 @@ def read_prediction_log(
     Raises:
         PredictionStoreError: when the database cannot be reached or holds no log.
     """
-
     store = PredictionStore(database_url, timeouts=Timeouts(read=None))  # a batch job: reads unbounded
     try:
         if not inspect(store.read_engine).has_table(TABLE):

@@ -157,7 +157,6 @@ def _ordinal(values: np.ndarray, categories: list[np.ndarray], unknown: float) -
 
 def _describe(uri: str, settings: Settings) -> tuple[str, str | None, dict[str, Any]]:
     """``(version, run_id, info)`` of the model at ``uri``, read from MLflow (best effort)."""
-
     version, run_id = "", None
     try:
         mlflow_client = tracking.client(settings, create=False)  # describing creates no store
@@ -195,7 +194,6 @@ def _describe(uri: str, settings: Settings) -> tuple[str, str | None, dict[str, 
 def followed_alias(settings: Settings) -> RegistryRef | None:
     """The registry alias the service follows (the champion unless ``model_uri`` pins another
     source); ``None`` when ``MODELMEDIC_MODEL_URI`` names a fixed version, run or path."""
-
     ref = tracking.registry_ref(settings.model_uri or f"models:/{settings.model_name}@{tracking.CHAMPION}")
     return ref if ref is not None and ref.alias else None
 
@@ -207,7 +205,6 @@ def alias_version(settings: Settings, ref: RegistryRef) -> str:
         ModelNotFoundError: when the alias names no version; the message names ``modelmedic train``.
         TrackingError: when the store cannot be reached.
     """
-
     if ref.alias == tracking.CHAMPION and ref.name == settings.model_name:
         return tracking.champion(settings)[1]
     with tracking.store_errors(settings):
@@ -235,7 +232,6 @@ def load_served_model(
         UntrustedModelError: when the model is stored in a format whose loader can run code.
         ModelRejectedError: when the model cannot predict its example (it is not served).
     """
-
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no bars in server logs
     alias = followed_alias(settings)
     uri = settings.model_uri or f"models:/{settings.model_name}@{tracking.CHAMPION}"
@@ -265,7 +261,6 @@ def load_served_model(
 def proof_matrix(example: pd.DataFrame | None, columns: Sequence[str]) -> np.ndarray:
     """The rows a new model must predict before it serves: its saved input example, or the
     service's example instance when the example is missing or lacks a column."""
-
     if example is not None and len(example) and all(c in example.columns for c in columns):
         try:
             return example[list(columns)].to_numpy(dtype=float)

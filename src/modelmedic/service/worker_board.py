@@ -40,7 +40,6 @@ class WorkerBoard:
 
     def raise_generation(self, version: str) -> int:
         """Ask every worker to serve ``version``; returns the new generation."""
-
         with open(self.folder / "generation.lock", "a") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             generation = int(self._read(self.folder / "generation.json").get("generation", 0)) + 1

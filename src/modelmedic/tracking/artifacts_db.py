@@ -65,7 +65,6 @@ def experiment_location(experiment: str) -> str:
         >>> experiment_location("bike-demand")
         'modelmedic-db:/bike-demand'
     """
-
     return f"{SCHEME}:/{quote(experiment, safe='')}"
 
 

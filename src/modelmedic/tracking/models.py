@@ -173,7 +173,6 @@ def load_trusted_model(model_uri: str, settings: Settings | None = None, *, crea
         UntrustedModelError: when the model's format or types are not trusted.
         TrackingError: when the store does not answer.
     """
-
     # lazy: MLflow's artifact download and model metadata, only where models are loaded
     import mlflow.artifacts
     from mlflow.exceptions import MlflowException

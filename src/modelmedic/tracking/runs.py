@@ -147,7 +147,6 @@ def log_series(
     Raises:
         TrackingError: when the store does not answer or refuses.
     """
-
     # lazy: MLflow's entities, with the client that sends them
     from mlflow.entities import Metric, Param, RunTag
 

@@ -91,7 +91,6 @@ def _write_ahead_log(database: Path) -> None:
     journal's several) and ``modelmedic ui`` can read while a job writes. Only the store
     modelmedic creates in its home folder is changed; a store the user names is left as is.
     """
-
     key = str(database.resolve())
     if key in _WAL_DONE:
         return
