@@ -229,6 +229,14 @@ def numeric_aggregates(
         )
         .collect()
     )
+    return _numeric_results(rows, columns, tables)
+
+
+def _numeric_results(
+    rows: Sequence[Any], columns: Sequence[str], tables: Sequence[_ReferenceCdf]
+) -> dict[tuple[int, str], NumericAggregate]:
+    """The collected per-(window, column) rows of :func:`numeric_aggregates` as aggregates."""
+    n_ref = [t.n for t in tables]
     out = {}
     for r in rows:
         values = None
