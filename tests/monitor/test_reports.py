@@ -21,7 +21,7 @@ from modelmedic.monitor.reports import (
     write_summary,
     write_tables,
 )
-from modelmedic.monitor.results import INSUFFICIENT, OK, TABLE_COLUMNS, MonitorResult, WindowResult
+from modelmedic.monitor.results import INSUFFICIENT, OK, TABLE_COLUMNS, MonitorConfig, MonitorResult, WindowResult
 from modelmedic.quality import QualityResult
 from modelmedic.windows import make_windows
 
@@ -57,9 +57,7 @@ def result() -> MonitorResult:
         600,
         {"mae": 10.0},
         "test",
-        "fast",
-        0.5,
-        "none",
+        MonitorConfig.of(engine="fast", drift_share=0.5, html="none"),
     )
 
 

@@ -244,8 +244,7 @@ def run(
     results, folder = _measure(data, windows, base, config, settings, seconds, progress)
     result = MonitorResult(
         results, model_uri, version, config.reference_start, config.reference_end, len(base.reference), base.error,
-        base.error_source, config.engine, config.tests.drift_share, config.html, folder=folder, seconds=seconds,
-        config=config, schema=schema, data=data,
+        base.error_source, config, folder=folder, seconds=seconds, schema=schema, data=data,
     )  # fmt: skip
     _publish(result, settings, spec, track=track, progress=progress)
     seconds["total"] = time.perf_counter() - began
@@ -333,7 +332,7 @@ def _publish(result: MonitorResult, settings: Settings, spec: str, *, track: boo
     Raises:
         TrackingError: when MLflow refuses.
     """
-    assert result.folder is not None and result.config is not None
+    assert result.folder is not None
     mark = time.perf_counter()
     # the tables and pictures are drawn in a forked process while this one logs to MLflow
     with Aside(write_tables, result.to_df(), result.folder, background=track) as files:

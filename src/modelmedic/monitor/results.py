@@ -290,7 +290,8 @@ class WindowResult:
 class MonitorResult:
     """The result of :func:`modelmedic.monitor.run`: every window, and where it was logged.
 
-    ``config`` is the job's (resolved) :class:`MonitorConfig`; ``schema`` and ``data`` (the
+    ``config`` is the job's (resolved) :class:`MonitorConfig`, which also answers
+    ``engine``, ``drift_share`` and ``html``; ``schema`` and ``data`` (the
     monitored columns with the model's predictions) let later steps, such as the evidently
     workspace export, see what the job saw without predicting again.
     """
@@ -303,17 +304,29 @@ class MonitorResult:
     reference_rows: int
     reference_error: dict[str, float]
     reference_error_source: str
-    engine: str
-    drift_share: float
-    html: str
+    config: MonitorConfig
     tracking_uri: str | None = None
     experiment_id: str | None = None
     summary_run_id: str | None = None
     folder: Path | None = None
     seconds: dict[str, float] = field(default_factory=dict)
-    config: MonitorConfig | None = None
     schema: DatasetSchema | None = None
     data: pd.DataFrame | None = field(default=None, repr=False)
+
+    @property
+    def engine(self) -> str:
+        """The drift engine the job ran."""
+        return str(self.config.engine)
+
+    @property
+    def drift_share(self) -> float:
+        """The share of drifted features that makes a window's data set drift."""
+        return self.config.tests.drift_share
+
+    @property
+    def html(self) -> str:
+        """The evidently HTML report policy (``none``, ``drifted``, ``all``)."""
+        return self.config.html
 
     @property
     def features(self) -> list[str]:

@@ -161,7 +161,7 @@ def export_monitor_to_workspace(
 
     settings = settings or get_settings()
     config, schema, data = result.config, result.schema, result.data
-    if config is None or schema is None or data is None:
+    if schema is None or data is None:
         raise DataError("this monitoring result does not hold its job's data: export the result of monitor.run")
     reference = select_period(data, result.reference_start, result.reference_end)  # raises when empty
     labelled = schema.target in data.columns and data[schema.target].notna().any()
