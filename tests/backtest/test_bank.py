@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -51,19 +53,27 @@ def bank_for(frame: pd.DataFrame, cache_dir=None, **overrides) -> ModelBank:
     return ModelBank(frame, SCHEMA, config(**overrides), WINDOWS, cache_dir).build()
 
 
-@pytest.mark.parametrize("delay", ["0", "3D"])
-def test_every_family_on_the_bank_equals_its_walk_forward_replay_exactly(delay):
+def fired_on_bank_and_replay(specs: list[str], delay: str, kind: Callable[[str], str]) -> set[str]:
+    """Score ``specs`` on the bank and by the walk-forward replay, assert they agree exactly
+    (retrain weeks, MAE, squared error, per-window MAE), and return the ``kind`` of every
+    strategy that retrained."""
     frame = noisy()
     bank = bank_for(frame, label_delay=delay)
     simulator = Simulator(bank, DriftCache("fast", SCHEMA))
-    replay = run_backtest(frame, SCHEMA, parse_strategies(FAMILY_SPECS), config(label_delay=delay))
+    replay = run_backtest(frame, SCHEMA, parse_strategies(specs), config(label_delay=delay))
     fired = set()
     for run in replay.runs:
         scored = simulator.simulate(parse_strategies([run.name])[0])
         assert [w for w, _ in scored.events] == [p.window for p in run.retrain_points], run.name
         assert scored.mae == run.mae and scored.squared_error == run.squared_error, run.name  # exactly
         assert [a / n for a, n in zip(scored.window_abs, run.window_rows, strict=True)] == run.window_mae
-        fired |= {run.name.split(":")[0] for _ in run.retrain_points}
+        fired |= {kind(run.name) for _ in run.retrain_points}
+    return fired
+
+
+@pytest.mark.parametrize("delay", ["0", "3D"])
+def test_every_family_on_the_bank_equals_its_walk_forward_replay_exactly(delay):
+    fired = fired_on_bank_and_replay(FAMILY_SPECS, delay, lambda name: name.split(":")[0])
     # the comparison means something only if every family retrained at some point
     assert fired == {"periodic", "performance", "drift", "cusum", "estimated"}
 
@@ -178,17 +188,7 @@ def kind_of(spec: str) -> str:
 
 @pytest.mark.parametrize("delay", ["0", "3D"])
 def test_patience_and_feature_subsets_on_the_bank_equal_their_walk_forward_replay(delay):
-    frame = noisy()
-    bank = bank_for(frame, label_delay=delay)
-    simulator = Simulator(bank, DriftCache("fast", SCHEMA))
-    replay = run_backtest(frame, SCHEMA, parse_strategies(PARAMETER_SPECS), config(label_delay=delay))
-    fired = set()
-    for run in replay.runs:
-        scored = simulator.simulate(parse_strategies([run.name])[0])
-        assert [w for w, _ in scored.events] == [p.window for p in run.retrain_points], run.name
-        assert scored.mae == run.mae and scored.squared_error == run.squared_error, run.name
-        fired |= {kind_of(run.name) for _ in run.retrain_points}
-    assert fired == {"patience", "subset", "top"}
+    assert fired_on_bank_and_replay(PARAMETER_SPECS, delay, kind_of) == {"patience", "subset", "top"}
 
 
 def test_patience_waits_for_consecutive_windows_over_the_ratio():
