@@ -48,3 +48,17 @@ def config(**overrides) -> BacktestConfig:
 
 def by_name(result: BacktestResult) -> dict[str, StrategyRun]:
     return {r.name: r for r in result.runs}
+
+
+def bank_config(**overrides) -> BacktestConfig:
+    """A four-week reference: the loss estimator of the first model learns from its last two weeks."""
+    return config(**{"reference_end": "2020-01-28", **overrides})
+
+
+def noisy(weeks: int = 12, growth: float = 0.08, seed: int = 3) -> pd.DataFrame:
+    """The synthetic series with noise, a weekly growth of the target and a drifting feature."""
+    frame = synthetic(weeks=weeks, drift_week=6)
+    rng = np.random.default_rng(seed)
+    week = np.arange(len(frame)) // 168
+    frame["y"] = frame["y"] * (1 + growth * week) + rng.normal(0, 5 + 0.5 * frame["x"].to_numpy())
+    return frame

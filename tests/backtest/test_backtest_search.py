@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pandas as pd
 import pytest
-from test_bank import config, noisy
 
-from backtest_data import SCHEMA, START, synthetic
+from backtest_data import SCHEMA, START, noisy, synthetic
+from backtest_data import bank_config as config
 from modelmedic.backtest.bank import ModelBank
 from modelmedic.backtest.hindsight import best_schedules, hindsight_limit
 from modelmedic.backtest.schedules import evaluate

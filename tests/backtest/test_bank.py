@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from backtest_data import SCHEMA, START, synthetic
-from backtest_data import config as base_config
+from backtest_data import SCHEMA, START, noisy
+from backtest_data import bank_config as config
 from modelmedic.backtest import parse_strategies, run_backtest
 from modelmedic.backtest.bank import REFERENCE, ModelBank
 from modelmedic.backtest.cache import ModelStore
@@ -33,20 +33,6 @@ FAMILY_SPECS = [
     "estimated:1.05+sliding:2W",
     "estimated:1.01",
 ]
-
-
-def config(**overrides):
-    """A four-week reference: the loss estimator of the first model learns from its last two weeks."""
-    return base_config(**{"reference_end": "2020-01-28", **overrides})
-
-
-def noisy(weeks: int = 12, growth: float = 0.08, seed: int = 3) -> pd.DataFrame:
-    """The synthetic series with noise, a weekly growth of the target and a drifting feature."""
-    frame = synthetic(weeks=weeks, drift_week=6)
-    rng = np.random.default_rng(seed)
-    week = np.arange(len(frame)) // 168
-    frame["y"] = frame["y"] * (1 + growth * week) + rng.normal(0, 5 + 0.5 * frame["x"].to_numpy())
-    return frame
 
 
 def bank_for(frame: pd.DataFrame, cache_dir=None, **overrides) -> ModelBank:

@@ -27,13 +27,15 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 CHARTS = ["chart-drift-heatmap", "chart-drift-share", "chart-output-drift", "chart-mae", "chart-pareto"]
 N_WINDOWS, N_FEATURES, N_STRATEGIES = 4, 11, 3
 
-pytestmark = [
+# the marks of every headless-Chromium test module: skipped without Chromium, except in CI
+BROWSER = [
     pytest.mark.browser,
     pytest.mark.skipif(
         not CHROMIUM.exists() and os.environ.get("CI") != "true",
         reason="headless Chromium (/usr/bin/chromium) is not installed",
     ),
 ]
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")

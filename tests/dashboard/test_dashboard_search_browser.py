@@ -8,26 +8,19 @@ exactly from them. Skipped without Chromium, except in CI (``CI=true``), where i
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from test_bank import config, noisy
-from test_dashboard_browser import ARGS, CHROMIUM, Page
+from test_dashboard_browser import ARGS, BROWSER, CHROMIUM, Page
 
-from backtest_data import SCHEMA
+from backtest_data import SCHEMA, noisy
+from backtest_data import bank_config as config
 from modelmedic.config import Settings
 from modelmedic.dashboard.routes import create_dashboard_app
 from servers import CLEARED_ENV, ThreadServer
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(
-        not CHROMIUM.exists() and os.environ.get("CI") != "true",
-        reason="headless Chromium (/usr/bin/chromium) is not installed",
-    ),
-]
+pytestmark = BROWSER
 
 
 @pytest.fixture(scope="module")
